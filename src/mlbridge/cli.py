@@ -1,0 +1,307 @@
+"""The `mlbridge` command: a thin face on the Python API.
+
+Each command parses its options, calls one API function, and draws the result. Errors
+from any stage are caught once, in `_run`, and printed as one line plus a hint.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from mlbridge.errors import MlbridgeError, UsageError
+
+app = typer.Typer(
+    name="mlbridge",
+    help="Train a model in Python, ship it to the browser, and check the browser agrees.\n\n"
+    "Start with:  mlbridge train   (trains on the bundled artists data)",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class ModelKind(StrEnum):
+    linear = "linear"
+    dnn = "dnn"
+
+
+class Transform(StrEnum):
+    auto = "auto"
+    log = "log"
+    none = "none"
+
+
+class Quantize(StrEnum):
+    none = "none"
+    float16 = "float16"
+    uint8 = "uint8"
+
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and results.")]
+
+
+def _run(action: Callable[[], Any], debug: bool) -> Any:
+    """Call `action`; turn any failure into one line, a hint, and the right exit code."""
+    try:
+        return action()
+    except MlbridgeError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {exc.hint}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing was changed")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+        err.print("[dim]hint:[/] run again with --debug for the traceback, and report it")
+        raise typer.Exit(1) from None
+
+
+class CliReporter:
+    """Stage lines and an epoch bar on stderr, so stdout carries only results."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def stage(self, message: str) -> None:
+        self.close()
+        if not self.quiet:
+            err.print(f"[cyan]→[/] {message}")
+
+    def epoch(self, epoch: int, cap: int, loss: float, val_loss: float) -> None:
+        if self.quiet or not err.is_terminal:
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn("  epoch"), MofNCompleteColumn(), BarColumn(),
+                                     TextColumn("{task.fields[losses]}"), console=err,
+                                     transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("", total=cap, losses="")
+        self.progress.update(self.task, completed=epoch,
+                             losses=f"loss {loss:.4f}  val_loss {val_loss:.4f}")
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+def _parse_range(value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        low, high = (float(part) for part in value.split(","))
+    except ValueError:
+        raise UsageError(f"--target-range '{value}' is not LOW,HIGH",
+                         hint="for example --target-range 0,100") from None
+    return low, high
+
+
+def _parse_sep(value: str | None) -> str | None:
+    return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(value or "", value)
+
+
+def _metric_cells(values: dict[str, float]) -> tuple[str, str, str]:
+    return tuple("—" if math.isnan(values[name]) else f"{values[name]:{spec}}"
+                 for name, spec in (("mse", ",.1f"), ("mae", ".2f"), ("r2", ".3f")))
+
+
+@app.command(epilog="Examples:\n\n"
+             "  mlbridge train\n\n"
+             "  mlbridge train spotify.csv --target artist_popularity --features followers "
+             "--key name --out models/spotify\n\n"
+             "  mlbridge train data.csv --target y --features a,b --model dnn")
+def train(
+    data: Annotated[str | None, typer.Argument(
+        help="CSV file or http(s) URL. Default: the bundled data/artists.csv.",
+        show_default=False)] = None,
+    target: Annotated[str | None, typer.Option(
+        help="Column to predict. Default with the bundled data: popularity.")] = None,
+    features: Annotated[str | None, typer.Option(
+        help="Input column(s), comma-separated. Default with the bundled data: "
+        "twitter_followers.")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Column naming each record (looked up by the page). Default with the bundled "
+        "data: handle.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")] = Path(
+        "models/artists"),
+    model: Annotated[ModelKind, typer.Option(help="Model kind.")] = ModelKind.linear,
+    transform: Annotated[Transform, typer.Option(
+        help="Feature transform; auto takes log for skewed non-negative counts.")] = (
+        Transform.auto),
+    epochs: Annotated[int, typer.Option(help="Epoch cap; early stopping usually ends sooner.")] = (
+        500),
+    learning_rate: Annotated[float | None, typer.Option(
+        help="Adam learning rate. Default: 0.1 linear, 0.001 dnn.", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Default: sized to the data.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the split and the weights.")] = 0,
+    sep: Annotated[str | None, typer.Option(
+        help="Delimiter (',', ';', 'tab'). Default: detected.", show_default=False)] = None,
+    target_range: Annotated[str | None, typer.Option(
+        help="LOW,HIGH: drop rows outside and clip predictions to it. Default with the "
+        "bundled data: 0,100; otherwise the training range.", show_default=False)] = None,
+    quantize: Annotated[Quantize, typer.Option(
+        help="Quantize the TF.js weights.")] = Quantize.none,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Train a model on a table and write a browser-ready bundle."""
+    from mlbridge.pipeline import DEFAULT_DATA
+
+    if data is None:  # the bundled dataset and its known columns
+        data = str(DEFAULT_DATA)
+        target = target or "popularity"
+        features = features or "twitter_followers"
+        key = key or "handle"
+        target_range = target_range or "0,100"
+    reporter = CliReporter(quiet)
+
+    def action() -> Any:
+        from mlbridge.pipeline import train as train_api
+
+        try:
+            return train_api(
+                data, target=target, features=_split_list(features), key=key, out=out_dir,
+                model=model.value, transform=transform.value, epochs=epochs,
+                learning_rate=learning_rate, batch_size=batch_size, seed=seed,
+                sep=_parse_sep(sep), target_range=_parse_range(target_range),
+                quantize=quantize.value, reporter=reporter)
+        finally:
+            reporter.close()
+
+    bundle = _run(action, debug)
+    _print_summary(bundle, quiet)
+
+
+def _print_summary(bundle: Any, quiet: bool) -> None:
+    meta = bundle.metadata
+    data, model, metrics = meta["data"], meta["model"], meta["metrics"]
+    if quiet:
+        out.print(f"{bundle.path}  test_mse={metrics['test']['mse']:.4g}")
+        return
+    dropped = data["rows_dropped"]
+    out.print()
+    out.print(f"[bold]Data[/]  {data['rows_read']:,} rows read, {data['rows_used']:,} used "
+              f"({data['rows_train']:,} train / {data['rows_test']:,} test), "
+              f"{sum(dropped.values()):,} dropped")
+    for reason, count in dropped.items():
+        out.print(f"  {count:>8,}  {reason}")
+    features = ", ".join(f"{i['name']} ({i['transform']})" for i in meta["inputs"])
+    out.print(f"[bold]Model[/] {model['kind']} on {features}: {model['epochs_run']} epochs, "
+              f"best at {model['best_epoch']}")
+    table = Table(title=f"Test metrics for {meta['output']['name']}", title_justify="left")
+    for column in ("", "MSE", "MAE", "R²"):
+        table.add_column(column, justify="right" if column else "left")
+    rows = [("mlbridge " + model["kind"], metrics["test"]),
+            ("least squares", metrics["baselines"]["least_squares"]),
+            ("predict the mean", metrics["baselines"]["mean"])]
+    for name, values in rows:
+        table.add_row(name, *_metric_cells(values))
+    out.print(table)
+    size = sum(meta["files"].values())
+    out.print(f"[bold]Wrote[/] {bundle.path}/ ({len(meta['files'])} files, {size / 1024:,.0f} KiB):"
+              " metadata.json, model.keras, saved_model/, web/model.json")
+    example = f"{meta['inputs'][0]['name']}=1000"
+    out.print(f"[bold]Next[/]  mlbridge predict {bundle.path} {example}")
+
+
+@app.command(epilog="Examples:\n\n"
+             "  mlbridge predict models/artists twitter_followers=250000\n\n"
+             "  mlbridge predict models/artists --data new.csv --out predictions.csv")
+def predict(
+    bundle_path: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle directory.")],
+    values: Annotated[list[str] | None, typer.Argument(
+        metavar="[COL=VALUE]...", help="Feature values for one prediction.",
+        show_default=False)] = None,
+    data: Annotated[str | None, typer.Option(help="CSV of rows to predict.")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Where --data predictions go ('-' for stdout).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Predict from raw values with a trained bundle, one row or a whole CSV."""
+    def action() -> None:
+        from mlbridge.bundle import load
+
+        if data is None and not values:
+            raise UsageError("nothing to predict",
+                             hint="pass COL=VALUE pairs, or --data CSV --out CSV")
+        if data is not None and values:
+            raise UsageError("pass either COL=VALUE pairs or --data, not both")
+        if data is not None and out_file is None:
+            raise UsageError("--data needs --out", hint="--out predictions.csv, or --out -")
+        bundle = load(bundle_path)
+        if data is not None:
+            _predict_file(bundle, data, out_file)
+        else:
+            _predict_values(bundle, values or [])
+
+    _run(action, debug)
+
+
+def _predict_values(bundle: Any, pairs: list[str]) -> None:
+    inputs: dict[str, str] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq:
+            raise UsageError(f"'{pair}' is not COL=VALUE",
+                             hint=f"for example {bundle.features[0]}=1000")
+        if name not in bundle.features:
+            raise UsageError(f"'{name}' is not a feature of this model",
+                             hint=f"the model needs: {', '.join(bundle.features)}")
+        inputs[name] = value
+    (prediction,) = bundle.predict(inputs)
+    given = ", ".join(f"{k}={v}" for k, v in inputs.items())
+    if out.is_terminal:
+        out.print(f"{given} → [bold]{bundle.target} {prediction:.2f}[/]")
+    else:
+        out.print(f"{prediction:.6g}")
+
+
+def _predict_file(bundle: Any, data: str, out_file: Path | None) -> None:
+    from mlbridge.dataset import read_table
+
+    frame, _ = read_table(data)
+    result = bundle.predict_table(frame)
+    if str(out_file) == "-":
+        result.to_csv(sys.stdout, index=False)
+        return
+    assert out_file is not None
+    if out_file.is_dir():
+        raise UsageError(f"--out {out_file} is a directory", hint="pass a file path")
+    partial = out_file.with_name(f".{out_file.name}.partial")
+    result.to_csv(partial, index=False)
+    partial.replace(out_file)
+    unusable = int((result.iloc[:, -1] != "").sum())
+    note = f" ({unusable:,} without a prediction, see the reason column)" if unusable else ""
+    err.print(f"wrote {len(result):,} rows to {out_file}{note}")
+
+
+def main() -> None:
+    """Entry point of the `mlbridge` script."""
+    app()

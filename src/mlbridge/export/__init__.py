@@ -1,0 +1,1 @@
+"""Exporters that turn a trained Keras model into files a browser can run."""
