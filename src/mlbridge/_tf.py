@@ -21,6 +21,9 @@ def quiet_tensorflow() -> tuple[ModuleType, ModuleType]:
     """Return `(tensorflow, keras)` with C++ and Python logging turned down."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # The converter imports tensorflow_decision_forests, whose welcome banner imports
+    # IPython (not installed) whenever stdout is not a plain file, e.g. under pytest.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     warnings.filterwarnings("ignore", message=".*pkg_resources is deprecated.*")
     if "tensorflow" not in sys.modules:
         with captured_output():  # XLA registers CUDA plugins and logs about it from C++

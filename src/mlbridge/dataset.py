@@ -78,8 +78,9 @@ class Dataset:
     def check_enough_rows(self) -> None:
         if self.rows_used < MIN_ROWS:
             reasons = ", ".join(f"{n} {why}" for why, n in self.dropped.items()) or "none"
+            count = f"only {self.rows_used}" if self.rows_used else "no"
             raise DataError(
-                f"only {self.rows_used} usable rows in {self.source.location} "
+                f"{count} usable rows in {self.source.location} after cleaning "
                 f"(need at least {MIN_ROWS}; dropped: {reasons})",
                 hint="check the --target and --features columns hold numbers",
             )
@@ -109,6 +110,18 @@ def read_source(location: str | Path) -> tuple[bytes, str]:
         raise DataError(f"could not read {text}: {exc.strerror}") from exc
 
 
+def looks_binary(head: bytes) -> bool:
+    """True for a NUL byte, or when over 10% of bytes are control characters.
+
+    Text tables contain tabs and line breaks but almost no other control bytes; images,
+    archives and spreadsheets saved as .xlsx are full of them.
+    """
+    if b"\x00" in head:
+        return True
+    controls = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, 12, *range(14, 32), 127))
+    return controls > 0.1 * len(head)
+
+
 def detect_sep(text: str) -> str:
     """Pick the delimiter that splits the header and agrees on the first lines.
 
@@ -136,7 +149,7 @@ def read_table(location: str | Path, sep: str | None = None) -> tuple[pd.DataFra
     raw, where = read_source(location)
     if not raw.strip():
         raise DataError(f"{where} is empty", hint="pass a CSV file with a header row and data")
-    if b"\x00" in raw[:65536]:
+    if looks_binary(raw[:65536]):
         raise DataError(f"{where} is not a text file (it contains binary data)",
                         hint="pass a CSV file (comma, tab or semicolon separated)")
     try:

@@ -1,0 +1,52 @@
+"""Shared fixtures: small real tables, a real CLI runner, and one trained bundle per session."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTISTS = ROOT / "data" / "artists.csv"
+MLBRIDGE = Path(sys.executable).with_name("mlbridge")
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> Result:
+    """Run the installed `mlbridge` script for real, as a user would."""
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    proc = subprocess.run([str(MLBRIDGE), *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, to prove a directory was left byte-for-byte."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="session")
+def artists_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """The default linear model trained once on the bundled data, through the Python API."""
+    from mlbridge import train
+
+    out = tmp_path_factory.mktemp("bundles") / "artists"
+    return train(ARTISTS, target="popularity", features=["twitter_followers"], key="handle",
+                 out=out, target_range=(0, 100))

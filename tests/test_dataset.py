@@ -1,0 +1,108 @@
+"""The data stage: reading, delimiter detection, cleaning by reason, and the split."""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from conftest import ARTISTS, write_csv
+
+from mlbridge.dataset import clean, detect_sep, load_dataset, read_table, split
+from mlbridge.errors import DataError, UsageError
+
+
+def test_bundled_data_reads_whole_and_clean():
+    data = load_dataset(ARTISTS, "popularity", ["twitter_followers"], "handle")
+    assert data.rows_read == 1791
+    assert data.rows_used == 1791 and data.dropped == {}
+    assert (len(data.train), len(data.test)) == (1433, 358)
+    assert data.source.sha256 == (
+        "cd755988f0bd6eefd74cec3266c8a1a58ec271e06ab514ea8a2f1c5c676a69a1")
+
+
+@pytest.mark.parametrize("sep", [",", "\t", ";"])
+def test_delimiter_is_detected(tmp_path, sep):
+    rows = [["name", "followers", "score"], ["a;b" if sep != ";" else "ab", "10", "1.5"],
+            ["c", "20", "2"]]
+    path = write_csv(tmp_path / "t.csv", "\n".join(sep.join(r) for r in rows) + "\n")
+    frame, source = read_table(path)
+    assert source.sep == sep
+    assert list(frame.columns) == ["name", "followers", "score"]
+
+
+def test_detect_sep_prefers_consistent_delimiter():
+    assert detect_sep("a;b;c\n1,5;2;3\n4;5;6\n") == ";"
+
+
+def test_cleaning_counts_every_drop_by_reason(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "handle,followers,pop\n"
+                     "a,10,50\n"    # kept
+                     "b,,50\n"      # missing followers
+                     "c,NaN,50\n"   # missing followers
+                     "d,lots,50\n"  # not a number
+                     "e,10,null\n"  # missing pop
+                     "f,10,?\n"     # missing pop
+                     "g,10,120\n"   # outside declared range
+                     "a,10,50\n"    # exact duplicate of the first row
+                     "a,11,20\n"    # same key, different record: kept
+                     "null,5,40\n")  # a key that looks like a missing token stays a key
+    frame, _ = read_table(path)
+    cleaned, dropped = clean(frame, "pop", ["followers"], "handle", target_range=(0, 100))
+    assert dropped == {"missing followers": 2, "followers not a number": 1, "missing pop": 2,
+                       "pop outside [0, 100]": 1, "exact duplicate row": 1}
+    assert list(cleaned["handle"]) == ["a", "a", "null"]
+    assert cleaned["followers"].tolist() == [10.0, 11.0, 5.0]
+
+
+def test_split_is_seeded_and_disjoint():
+    data = load_dataset(ARTISTS, "popularity", ["twitter_followers"], "handle", seed=7)
+    again = load_dataset(ARTISTS, "popularity", ["twitter_followers"], "handle", seed=7)
+    other = load_dataset(ARTISTS, "popularity", ["twitter_followers"], "handle", seed=8)
+    assert data.test.index.equals(again.test.index)
+    assert not data.test.index.equals(other.test.index)
+    assert not set(data.train.index) & set(data.test.index)
+
+
+def test_split_of_small_frame_keeps_a_test_row():
+    import pandas as pd
+
+    train, test = split(pd.DataFrame({"x": np.arange(10)}), seed=0)
+    assert (len(train), len(test)) == (8, 2)
+
+
+def test_url_is_read_over_real_http(tmp_path):
+    write_csv(tmp_path / "remote.csv", ARTISTS.read_text())
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/remote.csv"
+        data = load_dataset(url, "popularity", ["twitter_followers"], "handle")
+        assert data.rows_used == 1791 and data.source.location == url
+        with pytest.raises(DataError, match="could not download"):
+            load_dataset(url.replace("remote", "absent"), "popularity", ["twitter_followers"])
+    finally:
+        server.shutdown()
+
+
+def test_missing_target_lists_the_columns():
+    with pytest.raises(UsageError, match=r"columns of .* are: twitter_followers, popularity"):
+        load_dataset(ARTISTS, None, ["twitter_followers"])
+
+
+def test_target_cannot_be_a_feature():
+    with pytest.raises(UsageError, match="both the target and a feature"):
+        load_dataset(ARTISTS, "popularity", ["popularity"])
+
+
+def test_binary_detection(tmp_path):
+    (tmp_path / "ctrl.csv").write_bytes(b"\x11" * 500)
+    with pytest.raises(DataError, match="not a text file"):
+        read_table(tmp_path / "ctrl.csv")
+    (tmp_path / "latin1.csv").write_bytes("name,score\ncaf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_table(tmp_path / "latin1.csv")
