@@ -302,6 +302,120 @@ def _predict_file(bundle: Any, data: str, out_file: Path | None) -> None:
     err.print(f"wrote {len(result):,} rows to {out_file}{note}")
 
 
+DEFAULT_BUNDLE = Path("models/artists")
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                             hint="pass another --port, or stop what is using it") from None
+
+
+def _serve(bundle_path: Path, data: str | None, key: str | None, host: str, port: int) -> None:
+    import uvicorn
+
+    from mlbridge.bundle import load
+    from mlbridge.server import create_app, open_records
+
+    bundle = load(bundle_path)
+    _check_port(host, port)
+    err.print(f"[cyan]→[/] Building the lookup database from "
+              f"{data or bundle.metadata['data']['source']}")
+    records = open_records(bundle, data, key)
+    app = create_app(bundle, records)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] listening on {host}: other machines can reach this server")
+    rows = f"{records.count():,} records" if records else "no record lookup"
+    out.print(f"[bold]Serving[/] {bundle.path} ({rows}) at [bold]http://{host}:{port}[/]  "
+              "(Ctrl-C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+Host = Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it local.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@app.command(epilog="Example:\n\n  mlbridge serve models/artists --port 8000")
+def serve(
+    bundle_path: Annotated[Path, typer.Argument(metavar="[BUNDLE]", help="Bundle directory.")] = (
+        DEFAULT_BUNDLE),
+    data: Annotated[str | None, typer.Option(
+        help="Table for key lookups. Default: the data the bundle was trained on.")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Key column to look up. Default: the bundle's key.")] = None,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    debug: Debug = False,
+) -> None:
+    """Serve the prediction page, the model and key lookups."""
+    _run(lambda: _serve(bundle_path, data, key, host, port), debug)
+
+
+@app.command(epilog="Example:\n\n  mlbridge verify models/artists --backend cpu")
+def verify(
+    bundle_path: Annotated[Path, typer.Argument(metavar="[BUNDLE]", help="Bundle directory.")] = (
+        DEFAULT_BUNDLE),
+    browser: Annotated[str, typer.Option(help="Chromium executable.")] = "/usr/bin/chromium",
+    tolerance: Annotated[float, typer.Option(help="Allowed relative difference.")] = 1e-4,
+    abs_tolerance: Annotated[float, typer.Option(help="Allowed absolute difference.")] = 1e-3,
+    backend: Annotated[list[str] | None, typer.Option(
+        help="TF.js backend(s) to check. Default: webgl and cpu.", show_default=False)] = None,
+    debug: Debug = False,
+) -> None:
+    """Check that TF.js in headless Chromium predicts what Python predicts."""
+    def action() -> dict:
+        from mlbridge.verify import BACKENDS
+        from mlbridge.verify import verify as verify_api
+
+        err.print("[cyan]→[/] Predicting with the SavedModel and with TF.js in Chromium")
+        return verify_api(bundle_path, browser, tuple(backend or BACKENDS), tolerance,
+                          abs_tolerance)
+
+    parity = _run(action, debug)
+    table = Table(title=f"Parity with Python (SavedModel), {parity['checks'][0]['rows']} inputs",
+                  title_justify="left")
+    for column in ("runtime", "backend", "max abs diff", "max rel diff", "result"):
+        table.add_column(column)
+    for check in parity["checks"]:
+        table.add_row(check["runtime"], check.get("backend", ""),
+                      _sci(check["max_abs_diff"]), _sci(check["max_rel_diff"]),
+                      "[green]pass[/]" if check["passed"] else
+                      f"[red]FAIL[/] {check.get('error', '')}".strip())
+    out.print(table)
+    tol = parity["tolerance"]
+    out.print(f"tolerance: |diff| <= {tol['atol']:g} + {tol['rtol']:g} * |python|; "
+              f"recorded in {bundle_path}/metadata.json under parity")
+    if not parity["passed"]:
+        raise typer.Exit(1)
+
+
+def _sci(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2e}"
+
+
+@app.command()
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    debug: Debug = False,
+) -> None:
+    """Train on the bundled data if no model exists yet, then serve the page."""
+    if not (DEFAULT_BUNDLE / "metadata.json").is_file():
+        train(out_dir=DEFAULT_BUNDLE, debug=debug, data=None, target=None, features=None,
+              key=None, model=ModelKind.linear, transform=Transform.auto, epochs=500,
+              learning_rate=None, batch_size=None, seed=0, sep=None, target_range=None,
+              quantize=Quantize.none, quiet=False)
+    else:
+        err.print(f"[cyan]→[/] Using the trained model in {DEFAULT_BUNDLE} "
+                  f"(delete it or run mlbridge train to retrain)")
+    _run(lambda: _serve(DEFAULT_BUNDLE, None, None, host, port), debug)
+
+
 def main() -> None:
     """Entry point of the `mlbridge` script."""
     app()

@@ -1,0 +1,115 @@
+"""Look up a record's feature values by its key (an artist's handle) in SQLite.
+
+The page asks "what are taylorswift13's followers?" before it can predict. The answer
+comes from a real SQLite file built once from the table, indexed on the key so exact
+lookups and prefix searches for autocomplete stay fast on a million rows.
+
+Repeated keys: the FIRST row of the file with a usable value for every feature wins.
+That rule is simple to explain and stable when rows are appended.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from mlbridge.dataset import parse_numbers, read_table, require_columns
+from mlbridge.errors import DataError
+
+MAX_KEY_LENGTH = 200
+MAX_LIMIT = 50
+_SCHEMA_VERSION = "1"
+
+
+class RecordStore:
+    """Read-only access to `records(key, f0, f1, ...)`; feature names map to f0, f1, ...
+
+    Column names in SQL are positional so that no user-supplied name ever reaches a
+    statement; values always go through bound parameters.
+    """
+
+    def __init__(self, path: Path, features: list[str]) -> None:
+        self.path = path
+        self.features = features
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=True)
+            self._local.conn = conn
+        return conn
+
+    def get(self, key: str) -> dict[str, float] | None:
+        """Feature values of the record with this key (case-insensitive), or None."""
+        columns = ", ".join(f"f{i}" for i in range(len(self.features)))
+        row = self._connection().execute(
+            f"SELECT key, {columns} FROM records WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return {"key": row[0], "features": dict(zip(self.features, row[1:], strict=True))}
+
+    def keys_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` keys starting with `prefix`, in order, using the key index."""
+        rows = self._connection().execute(
+            "SELECT key FROM records WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit)).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+
+def build_store(data: str | Path, key: str, features: list[str], path: Path,
+                sep: str | None = None) -> RecordStore:
+    """Build (or reuse, if built from the same bytes) the SQLite file at `path`.
+
+    The file is written beside its final name and renamed into place, so a server that
+    is stopped halfway never leaves a half-built database behind.
+    """
+    frame, source = read_table(data, sep)
+    require_columns(frame, [key], "--key", source.location)
+    require_columns(frame, features, "the bundle's features", source.location)
+    if path.exists() and _built_from(path) == source.sha256:
+        return RecordStore(path, features)
+    keys = frame[key].astype(str).str.strip().to_numpy()
+    usable = (keys != "") & np.array([len(k) <= MAX_KEY_LENGTH for k in keys])
+    values = []
+    for name in features:
+        parsed, missing, not_numeric = parse_numbers(frame[name])
+        usable &= ~(missing | not_numeric)
+        values.append(parsed)
+    if not usable.any():
+        raise DataError(f"no row of {source.location} has a key and numeric features",
+                        hint=f"check the --key column ('{key}') and the features")
+    rows = zip(keys[usable].tolist(), *(v[usable].tolist() for v in values), strict=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    columns = ", ".join(f"f{i} REAL NOT NULL" for i in range(len(features)))
+    marks = ", ".join("?" * (len(features) + 1))
+    with sqlite3.connect(partial) as conn:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute(f"CREATE TABLE records (key TEXT PRIMARY KEY COLLATE NOCASE, {columns})")
+        conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+        conn.executemany(f"INSERT OR IGNORE INTO records VALUES ({marks})", rows)
+        conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                         [("sha256", source.sha256), ("schema", _SCHEMA_VERSION),
+                          ("source", source.location)])
+    conn.close()
+    partial.replace(path)
+    return RecordStore(path, features)
+
+
+def _built_from(path: Path) -> str | None:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            found = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        conn.close()
+    except sqlite3.Error:
+        return None
+    return found.get("sha256") if found.get("schema") == _SCHEMA_VERSION else None

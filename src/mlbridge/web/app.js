@@ -1,0 +1,162 @@
+// app.js: the prediction page. Labels come from the bundle's metadata, so a bundle
+// trained on other columns gets a working page too. User text is only ever set with
+// textContent, never as HTML.
+import { loadModel } from "./mlbridge.js";
+
+const $ = (id) => document.getElementById(id);
+const human = (name) => name.replaceAll("_", " ");
+const formatNumber = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+
+let model = null;
+let config = null;
+
+function show(element, visible) {
+  element.hidden = !visible;
+}
+
+function setStatus(text, kind) {
+  $("status").textContent = text;
+  $("status").className = `status ${kind}`;
+}
+
+function setMessage(text) {
+  $("message").textContent = text;
+  show($("message"), Boolean(text));
+  if (text) show($("result"), false);
+}
+
+function parseNumber(text, input) {
+  const cleaned = text.trim().replace(/[,_\s]/g, "");
+  const value = cleaned === "" ? NaN : Number(cleaned);
+  if (!Number.isFinite(value)) {
+    throw new Error(`Enter a number for ${human(input.name)}, for example 25000.`);
+  }
+  if (input.transform === "log" && value < 0) {
+    throw new Error(`Enter a number of ${human(input.name)} that is 0 or more.`);
+  }
+  return value;
+}
+
+async function predictAndShow(values, label) {
+  const [prediction] = await model.predict(
+    Object.fromEntries(Object.entries(values).map(([name, v]) => [name, [v]])));
+  const { output } = model.metadata;
+  const rounded = Math.round(prediction);
+
+  const inputs = $("result-inputs");
+  inputs.replaceChildren();
+  if (label) inputs.append(entry(human(config.key), label));
+  for (const [name, value] of Object.entries(values)) inputs.append(entry(human(name), formatNumber(value)));
+
+  $("prediction-value").textContent = String(rounded);
+  $("prediction-value").dataset.value = String(prediction);
+  $("prediction-label").textContent = `${human(output.name)} (out of ${formatNumber(output.max)})`;
+  const share = Math.min(1, Math.max(0, (prediction - output.min) / (output.max - output.min)));
+  $("bar-fill").style.width = `${(share * 100).toFixed(1)}%`;
+  $("bar").setAttribute("aria-valuenow", String(rounded));
+  const who = label ? `As ${label}` : "If I were in this table";
+  $("share-text").textContent =
+    `${who}, my ${human(output.name)} would be ${rounded} out of ${formatNumber(output.max)}.`;
+  setMessage("");
+  show($("result"), true);
+}
+
+function entry(term, value) {
+  const fragment = document.createDocumentFragment();
+  const dt = document.createElement("dt");
+  const dd = document.createElement("dd");
+  dt.textContent = term;
+  dd.textContent = value;
+  fragment.append(dt, dd);
+  return fragment;
+}
+
+async function onLookup(event) {
+  event.preventDefault();
+  const key = $("key-input").value.trim();
+  if (!key) return setMessage(`Type a ${human(config.key)} first.`);
+  try {
+    const response = await fetch(`/api/records/${encodeURIComponent(key)}`);
+    if (response.status === 404) return setMessage(`No ${human(config.key)} “${key}” in the data.`);
+    if (!response.ok) return setMessage((await response.json()).error ?? `Lookup failed (${response.status}).`);
+    const record = await response.json();
+    await predictAndShow(record.features, record.key);
+  } catch (error) {
+    setMessage(`Could not predict: ${error.message}`);
+  }
+}
+
+async function onValues(event) {
+  event.preventDefault();
+  try {
+    const values = {};
+    for (const input of model.metadata.inputs) {
+      values[input.name] = parseNumber($(`feature-${input.name}`).value, input);
+    }
+    await predictAndShow(values, null);
+  } catch (error) {
+    setMessage(error.message);
+  }
+}
+
+let suggestTimer = 0;
+function onType() {
+  clearTimeout(suggestTimer);
+  const prefix = $("key-input").value.trim();
+  if (prefix.length < 1) return;
+  suggestTimer = setTimeout(async () => {
+    const response = await fetch(`/api/records?prefix=${encodeURIComponent(prefix)}&limit=10`);
+    if (!response.ok) return;
+    const { keys } = await response.json();
+    $("key-options").replaceChildren(...keys.map((key) => Object.assign(document.createElement("option"), { value: key })));
+  }, 150);
+}
+
+function buildForms() {
+  const { inputs, output } = model.metadata;
+  $("title").textContent = `Predict ${human(output.name)}`;
+  document.title = `mlbridge: predict ${human(output.name)}`;
+  $("bar-min").textContent = formatNumber(output.min);
+  $("bar-max").textContent = formatNumber(output.max);
+  $("bar").setAttribute("aria-valuemin", String(output.min));
+  $("bar").setAttribute("aria-valuemax", String(output.max));
+  $("feature-fields").replaceChildren(...inputs.flatMap((input) => {
+    const label = Object.assign(document.createElement("label"), { htmlFor: `feature-${input.name}` });
+    label.textContent = `Or type ${human(input.name)}`;
+    const field = Object.assign(document.createElement("input"), {
+      id: `feature-${input.name}`, name: input.name, inputMode: "decimal", autocomplete: "off",
+      placeholder: `${formatNumber(input.min)} to ${formatNumber(input.max)} in the training data`,
+    });
+    return [label, field];
+  }));
+  if (config.key) {
+    $("key-label").textContent = `${human(config.key)[0].toUpperCase()}${human(config.key).slice(1)}`;
+    show($("lookup-form"), true);
+  }
+  for (const button of document.querySelectorAll("button")) button.disabled = false;
+}
+
+async function main() {
+  $("lookup-form").addEventListener("submit", onLookup);
+  $("value-form").addEventListener("submit", onValues);
+  $("key-input").addEventListener("input", onType);
+  try {
+    const response = await fetch("/api/config");
+    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    config = await response.json();
+    model = await loadModel(config.model_url);
+  } catch (error) {
+    setStatus(`The model could not be loaded: ${error.message}. Is the server running?`, "error");
+    return;
+  }
+  buildForms();
+  if (config.report_url) {
+    $("report-link").href = config.report_url;
+    show($("report-link"), true);
+  }
+  $("runtime-info").textContent = `TF.js, ${model.backend} backend`;
+  setStatus("Model ready.", "ready");
+  document.body.dataset.ready = "true";
+}
+
+main();
