@@ -28,7 +28,7 @@ demo: setup
 	.venv/bin/mlbridge demo
 
 lint: python-deps
-	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff check
 
 test: setup lint
 	.venv/bin/pytest

@@ -50,3 +50,24 @@ def artists_bundle(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("bundles") / "artists"
     return train(ARTISTS, target="popularity", features=["twitter_followers"], key="handle",
                  out=out, target_range=(0, 100))
+
+
+@pytest.fixture(scope="session")
+def live_server(artists_bundle):
+    """The real app on a free 127.0.0.1 port, with the SQLite lookup built from the data."""
+    from mlbridge.server import BackgroundServer, create_app, open_records
+
+    records = open_records(artists_bundle)
+    with BackgroundServer(create_app(artists_bundle, records)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from mlbridge.browser import chromium
+
+    with chromium() as chrome:
+        yield chrome
+
+
+ARTIFACTS = ROOT / "test-artifacts"

@@ -1,0 +1,111 @@
+"""The HTTP API over real HTTP on 127.0.0.1, with the real SQLite lookup."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.error
+import urllib.request
+
+import pytest
+from conftest import ARTISTS, write_csv
+
+from mlbridge.records import build_store
+
+
+def get(url: str) -> tuple[int, dict | bytes, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body, status, headers = response.read(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        body, status, headers = error.read(), error.code, dict(error.headers)
+    if headers.get("content-type", "").startswith("application/json"):
+        return status, json.loads(body), headers
+    return status, body, headers
+
+
+def test_health_and_config(live_server):
+    status, body, _ = get(f"{live_server}/healthz")
+    assert status == 200 and body == {"status": "ok", "bundle": "artists", "records": 1767}
+    status, body, _ = get(f"{live_server}/api/config")
+    assert body["model_url"] == "/models/artists/web/" and body["key"] == "handle"
+
+
+def test_lookup_of_a_known_key(live_server):
+    status, body, _ = get(f"{live_server}/api/records/taylorswift13")
+    assert status == 200
+    assert body == {"key": "taylorswift13", "features": {"twitter_followers": 95307659.0}}
+    status, body, _ = get(f"{live_server}/api/records/TaylorSwift13")  # case-insensitive
+    assert status == 200 and body["key"] == "taylorswift13"
+
+
+def test_repeated_key_answers_with_the_first_row_of_the_file(live_server):
+    # selenagomez appears twice: 66,325,495 followers first, then 66,325,135.
+    status, body, _ = get(f"{live_server}/api/records/selenagomez")
+    assert status == 200 and body["features"]["twitter_followers"] == 66325495.0
+
+
+def test_unknown_key_is_a_json_404(live_server):
+    status, body, _ = get(f"{live_server}/api/records/nobody_at_all")
+    assert status == 404 and "nobody_at_all" in body["error"]
+
+
+def test_autocomplete_by_prefix(live_server):
+    status, body, _ = get(f"{live_server}/api/records?prefix=tay&limit=3")
+    assert status == 200 and body == {"keys": ["tayk", "taylor_dayne", "taylorswift13"]}
+    status, body, _ = get(f"{live_server}/api/records?prefix=")
+    assert body == {"keys": []}
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=51", "limit=ten", "prefix=" + "a" * 201])
+def test_bad_autocomplete_input_is_a_4xx_json(live_server, query):
+    status, body, _ = get(f"{live_server}/api/records?{query}")
+    assert status == 422 and "error" in body
+
+
+def test_oversized_key_is_rejected(live_server):
+    status, body, _ = get(f"{live_server}/api/records/{'x' * 300}")
+    assert status == 414 and "longer than" in body["error"]
+
+
+def test_sql_in_a_key_is_just_text(live_server):
+    status, body, _ = get(f"{live_server}/api/records/x'%20OR%20'1'='1")
+    assert status == 404
+    status, body, _ = get(f"{live_server}/api/records?prefix=%25")  # a literal %, not LIKE
+    assert body == {"keys": []}
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../server.py", "/static/%2e%2e/server.py", "/static/%2e%2e%2fserver.py",
+    "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/models/artists/web/../metadata.json",
+    "/models/artists/web/%2e%2e/model.keras", "/models/other/web/model.json",
+    "/vendor/tfjs/../package.json", "/vendor/tfjs/tf.js", "/models/artists/web/",
+])
+def test_no_path_escapes_the_served_folders(live_server, path):
+    status, _, _ = get(live_server + path)
+    assert status == 404, path
+
+
+def test_served_files(live_server):
+    status, body, headers = get(f"{live_server}/")
+    assert status == 200 and b'src="/static/app.js"' in body
+    assert "default-src 'self'" in headers["content-security-policy"]
+    status, body, _ = get(f"{live_server}/models/artists/web/model.json")
+    assert status == 200 and body["format"] == "graph-model"
+    status, body, headers = get(f"{live_server}/vendor/tfjs/tf.fesm.min.js")
+    assert status == 200 and len(body) > 1_000_000  # the runtime from node_modules, no CDN
+
+
+def test_store_is_rebuilt_only_when_the_data_changes(tmp_path):
+    db = tmp_path / "records.sqlite"
+    build_store(ARTISTS, "handle", ["twitter_followers"], db)
+    first = db.stat().st_mtime_ns
+    build_store(ARTISTS, "handle", ["twitter_followers"], db)
+    assert db.stat().st_mtime_ns == first
+    other = write_csv(tmp_path / "o.csv", "handle,twitter_followers\na,1\nb,x\n,5\n")
+    store = build_store(other, "handle", ["twitter_followers"], db)
+    assert store.count() == 1  # b has no number, the third row no key
+    with sqlite3.connect(db) as conn:
+        index = conn.execute("EXPLAIN QUERY PLAN SELECT key FROM records WHERE key >= 'a' "
+                             "AND key < 'b' ORDER BY key").fetchall()
+    assert "USING" in str(index) and "INDEX" in str(index).upper()
