@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 METADATA = "metadata.json"
 #: What of metadata.json the browser gets in web/metadata.json.
-WEB_KEYS = ("schema_version", "name", "created", "key", "inputs", "output", "graph", "model")
+WEB_KEYS = ("schema_version", "name", "created", "key", "inputs", "output", "graph", "model",
+            "standalone")
+#: Adds files to a bundle's staging directory; returns metadata sections it fills in.
+Writer = Callable[[Path, dict], dict]
 
 
 class Bundle:
@@ -208,19 +211,20 @@ def replace_dir(new: Path, out: Path) -> None:
 
 
 def write_bundle(out: str | Path, metadata: dict, model: keras.Model,
-                 writers: Sequence[Callable[[Path], None]] = ()) -> Bundle:
+                 writers: Sequence[Writer] = ()) -> Bundle:
     """Write the complete bundle for `model` at `out`, atomically, and return it.
 
-    `writers` add further files (exports, reports) into the staging directory; the file
-    list and sizes in metadata.json are taken after all of them ran.
+    `writers` add further files (exports, reports) into the staging directory, in order,
+    each seeing the metadata so far; the file list is taken after all of them ran.
     """
     out = check_out(out)
+    metadata = {**metadata, "name": out.name}
     with staging(out) as tmp:
         model.save(tmp / "model.keras")
         for write in writers:
-            write(tmp)
+            metadata.update(write(tmp, metadata))
         # Every file but the two metadata.json files, which cannot list their own size.
-        metadata = {**metadata, "name": out.name, "files": file_sizes(tmp)}
+        metadata["files"] = file_sizes(tmp)
         write_json(tmp / METADATA, metadata)
         write_json(tmp / "web" / METADATA, web_metadata(metadata))
     return Bundle(out, metadata, model)

@@ -96,7 +96,8 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     report.stage("Loading TensorFlow")
     from mlbridge import model as model_stage
     from mlbridge.evaluate import evaluate
-    from mlbridge.export.tfjs import tfjs_writer
+    from mlbridge.export.standalone import write_standalone
+    from mlbridge.export.tfjs import write_tfjs
 
     report.stage(f"Training {config.kind} model on {len(x_train):,} rows")
     trained = model_stage.fit(specs, x_train, y_train, config, clip, on_epoch=report.epoch)
@@ -127,8 +128,6 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
         },
         "metrics": metrics,
         "history": trained.history,
-        "graph": {"format": "graph-model", "input": "features", "output": "output_0",
-                  "quantization": quantize},
         "parity": {},
         "versions": versions(),
     }
@@ -136,8 +135,12 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     test_rows = dataset.test[[*([dataset.key] if dataset.key else []), *dataset.features,
                               dataset.target]]
 
-    def write_test_rows(directory: Path) -> None:
+    def write_test_rows(directory: Path, _metadata: dict) -> dict:
         test_rows.to_csv(directory / "test.csv", index=False)
+        return {}
 
-    return write_bundle(out, metadata, trained.serving,
-                        writers=[tfjs_writer(trained.serving, quantize), write_test_rows])
+    return write_bundle(out, metadata, trained.serving, writers=[
+        lambda directory, _: write_tfjs(trained.serving, directory, quantize),
+        lambda directory, meta: write_standalone(trained.serving, directory, meta),
+        write_test_rows,
+    ])

@@ -44,7 +44,8 @@ def safe_file(root: Path, relative: str) -> FileResponse:
     target = (root / relative.lstrip("/")).resolve()
     if relative.startswith("/") or not target.is_relative_to(root) or not target.is_file():
         raise HTTPException(404, "not found")
-    return FileResponse(target, headers=_HEADERS)
+    media = "text/javascript" if target.suffix in (".js", ".mjs") else None
+    return FileResponse(target, headers=_HEADERS, media_type=media)
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -9,7 +9,7 @@ transform, so the browser feeds raw values.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,10 +61,26 @@ def convert_to_graph_model(saved_model: Path, web: Path, quantize: str = "none")
     return json.loads(model_json.read_text())
 
 
-def tfjs_writer(model: keras.Model, quantize: str = "none") -> Callable[[Path], None]:
-    """A bundle writer that adds `saved_model/` and the TF.js graph model in `web/`."""
-    def write(directory: Path) -> None:
-        export_saved_model(model, directory / "saved_model")
-        convert_to_graph_model(directory / "saved_model", directory / "web", quantize)
+def web_weight_bytes(web: Path) -> int:
+    """Bytes of the graph model: model.json plus its weight shards."""
+    return sum(p.stat().st_size for p in web.iterdir()
+               if p.name == "model.json" or p.suffix == ".bin")
 
-    return write
+
+def write_tfjs(model: keras.Model, directory: Path, quantize: str = "none") -> dict:
+    """Add `saved_model/` and the graph model in `web/`; return the `graph` metadata.
+
+    With quantization the model is also converted unquantized, beside, only to record
+    what quantizing saved.
+    """
+    export_saved_model(model, directory / "saved_model")
+    web = directory / "web"
+    convert_to_graph_model(directory / "saved_model", web, quantize)
+    sizes = {quantize if quantize != "none" else "float32": web_weight_bytes(web)}
+    if quantize != "none":
+        plain = directory / ".unquantized"
+        convert_to_graph_model(directory / "saved_model", plain)
+        sizes["float32"] = web_weight_bytes(plain)
+        shutil.rmtree(plain)
+    return {"graph": {"format": "graph-model", "input": "features", "output": "output_0",
+                      "quantization": quantize, "bytes": sizes}}

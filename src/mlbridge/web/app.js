@@ -9,6 +9,8 @@ const formatNumber = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 2
 
 let model = null;
 let config = null;
+let lastQuery = null;
+const models = {}; // runtime name -> Promise of a loaded model, each loaded at most once
 
 function show(element, visible) {
   element.hidden = !visible;
@@ -37,7 +39,12 @@ function parseNumber(text, input) {
   return value;
 }
 
+function describe(m) {
+  return m.runtime === "tfjs" ? `TF.js (${m.backend} backend)` : "predict.mjs (standalone, no TF.js)";
+}
+
 async function predictAndShow(values, label) {
+  lastQuery = { values, label };
   const [prediction] = await model.predict(
     Object.fromEntries(Object.entries(values).map(([name, v]) => [name, [v]])));
   const { output } = model.metadata;
@@ -57,6 +64,7 @@ async function predictAndShow(values, label) {
   const who = label ? `As ${label}` : "If I were in this table";
   $("share-text").textContent =
     `${who}, my ${human(output.name)} would be ${rounded} out of ${formatNumber(output.max)}.`;
+  $("answered-by").textContent = `Answered by ${describe(model)}.`;
   setMessage("");
   show($("result"), true);
 }
@@ -136,15 +144,45 @@ function buildForms() {
   for (const button of document.querySelectorAll("button")) button.disabled = false;
 }
 
+async function useRuntime(runtime) {
+  setStatus("Loading the model…", "loading");
+  models[runtime] ??= loadModel(config.model_url, { runtime });
+  try {
+    model = await models[runtime];
+  } catch (error) {
+    delete models[runtime];
+    throw error;
+  }
+  for (const radio of document.querySelectorAll("input[name=runtime]")) {
+    radio.checked = radio.value === runtime;
+    if (radio.value === "standalone") radio.disabled = !model.metadata.standalone?.file;
+  }
+  $("runtime-info").textContent = `Runtime: ${describe(model)}`;
+  setStatus("Model ready.", "ready");
+}
+
+async function onRuntimeChange(event) {
+  try {
+    await useRuntime(event.target.value);
+    if (lastQuery) await predictAndShow(lastQuery.values, lastQuery.label);
+  } catch (error) {
+    setStatus(`That runtime could not be loaded: ${error.message}`, "error");
+  }
+}
+
 async function main() {
   $("lookup-form").addEventListener("submit", onLookup);
   $("value-form").addEventListener("submit", onValues);
   $("key-input").addEventListener("input", onType);
+  for (const radio of document.querySelectorAll("input[name=runtime]")) {
+    radio.addEventListener("change", onRuntimeChange);
+  }
+  const asked = new URLSearchParams(location.search).get("runtime");
   try {
     const response = await fetch("/api/config");
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
     config = await response.json();
-    model = await loadModel(config.model_url);
+    await useRuntime(asked === "standalone" ? "standalone" : "tfjs");
   } catch (error) {
     setStatus(`The model could not be loaded: ${error.message}. Is the server running?`, "error");
     return;
@@ -154,8 +192,6 @@ async function main() {
     $("report-link").href = config.report_url;
     show($("report-link"), true);
   }
-  $("runtime-info").textContent = `TF.js, ${model.backend} backend`;
-  setStatus("Model ready.", "ready");
   document.body.dataset.ready = "true";
 }
 

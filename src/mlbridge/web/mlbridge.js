@@ -6,6 +6,8 @@
 //
 // The bundle's graph holds every transform (log, scaling, clipping), so this file does
 // no preprocessing of its own: it checks the inputs, orders them, and runs the graph.
+// Two runtimes give the same numbers: "tfjs" (the TF.js graph model) and "standalone"
+// (the bundle's predict.mjs: plain arithmetic, no TF.js download at all).
 
 const TFJS_URL = new URL("../vendor/tfjs/tf.fesm.min.js", import.meta.url).href;
 
@@ -53,12 +55,15 @@ export function toMatrix(inputs, features) {
 }
 
 /**
- * Load a bundle's web/ folder. Options: backend ("webgl", "cpu", ...) and tfjsUrl.
- * Resolves to { metadata, runtime, backend, predict(inputs) -> Promise<number[]>, dispose() }.
+ * Load a bundle's web/ folder. Options: runtime ("tfjs" or "standalone"), and for TF.js
+ * backend ("webgl", "cpu", ...) and tfjsUrl. Resolves to
+ * { metadata, runtime, backend, predict(inputs) -> Promise<number[]>, dispose() }.
  */
-export async function loadModel(url, { backend, tfjsUrl } = {}) {
+export async function loadModel(url, { runtime = "tfjs", backend, tfjsUrl } = {}) {
   const base = url.endsWith("/") ? url : `${url}/`;
   const metadata = await fetchJson(`${base}metadata.json`);
+  if (runtime === "standalone") return loadStandalone(base, metadata);
+  if (runtime !== "tfjs") throw new Error(`unknown runtime "${runtime}" (use "tfjs" or "standalone")`);
   const features = metadata.inputs.map((input) => input.name);
   const tf = await loadTf(tfjsUrl);
   if (backend && !(await tf.setBackend(backend))) {
@@ -84,5 +89,21 @@ export async function loadModel(url, { backend, tfjsUrl } = {}) {
     dispose() {
       graph.dispose();
     },
+  };
+}
+
+async function loadStandalone(base, metadata) {
+  if (!metadata.standalone?.file) {
+    throw new Error(`this bundle has no predict.mjs: ${metadata.standalone?.skipped ?? "not generated"}`);
+  }
+  const module = await import(`${base}predict.mjs`);
+  return {
+    metadata,
+    runtime: "standalone",
+    backend: "none",
+    async predict(inputs) {
+      return module.predict(inputs);
+    },
+    dispose() {},
   };
 }
