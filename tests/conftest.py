@@ -71,3 +71,23 @@ def browser():
 
 
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def small_artists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 rows of the bundled data: enough to train a dnn in seconds."""
+    import pandas as pd
+
+    path = tmp_path_factory.mktemp("data") / "small_artists.csv"
+    pd.read_csv(ARTISTS).sample(400, random_state=0).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dnn_bundle(tmp_path_factory: pytest.TempPathFactory, small_artists: Path):
+    """A dnn (two hidden layers) with float16-quantized TF.js weights."""
+    from mlbridge import train
+
+    return train(small_artists, target="popularity", features=["twitter_followers"],
+                 key="handle", out=tmp_path_factory.mktemp("bundles") / "dnn", model="dnn",
+                 epochs=80, target_range=(0, 100), quantize="float16")

@@ -102,10 +102,12 @@ def test_verify_cli_passes_and_records_parity(artists_bundle):
     result = run_cli("verify", str(artists_bundle.path))
     assert result.code == 0, result.stdout + result.stderr
     assert "tfjs-webgl" in result.stdout and "tfjs-cpu" in result.stdout
+    assert "standalone-node" in result.stdout
     parity = json.loads((artists_bundle.path / "metadata.json").read_text())["parity"]
-    assert parity["passed"] and [c["backend"] for c in parity["checks"]] == ["webgl", "cpu"]
+    assert parity["passed"]
+    assert [c["backend"] for c in parity["checks"]] == ["webgl", "cpu", "none", "node"]
     assert all(c["max_rel_diff"] < 1e-4 for c in parity["checks"])
-    assert parity["checks"][0]["rows"] == 358 + 5
+    assert parity["inputs"] == 358 + 5
 
 
 def test_verify_fails_on_tampered_weights(artists_bundle, tmp_path):
@@ -120,3 +122,28 @@ def test_verify_fails_on_tampered_weights(artists_bundle, tmp_path):
     assert result.code == 1 and "FAIL" in result.stdout
     parity = json.loads((tampered / "metadata.json").read_text())["parity"]
     assert not parity["passed"] and parity["checks"][0]["max_abs_diff"] > 1e-3
+
+
+def test_standalone_mode_never_downloads_tfjs(browser, live_server, artists_bundle):
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{live_server}/?runtime=standalone")
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#feature-twitter_followers", "250000")
+    page.click("#value-form button")
+    page.wait_for_selector("#result:not([hidden])")
+    (python,) = artists_bundle.predict({"twitter_followers": [250000]})
+    assert float(page.get_attribute("#prediction-value", "data-value")) == pytest.approx(
+        python, abs=1e-3)
+    assert "predict.mjs" in page.text_content("#answered-by")
+    assert any(url.endswith("/predict.mjs") for url in requested), requested
+    assert not [url for url in requested if "/vendor/tfjs/" in url or "model.json" in url]
+
+    page.check("input[value=tfjs]")  # switching loads TF.js now, and answers again
+    page.wait_for_function("() => document.querySelector('#answered-by').textContent"
+                           ".startsWith('Answered by TF.js')")
+    assert any("/vendor/tfjs/tf.fesm.min.js" in url for url in requested), requested
+    assert float(page.get_attribute("#prediction-value", "data-value")) == pytest.approx(
+        python, abs=1e-3)
+    page.close()

@@ -377,19 +377,26 @@ def verify(
                           abs_tolerance)
 
     parity = _run(action, debug)
-    table = Table(title=f"Parity with Python (SavedModel), {parity['checks'][0]['rows']} inputs",
+    table = Table(title=f"Parity with Python ({parity['reference']}), {parity['inputs']} inputs",
                   title_justify="left")
-    for column in ("runtime", "backend", "max abs diff", "max rel diff", "result"):
+    for column in ("runtime", "backend", "max abs diff", "max rel diff", "atol", "rtol",
+                   "result"):
         table.add_column(column)
     for check in parity["checks"]:
+        tol = check["tolerance"]
         table.add_row(check["runtime"], check.get("backend", ""),
                       _sci(check["max_abs_diff"]), _sci(check["max_rel_diff"]),
+                      f"{tol['atol']:g}", f"{tol['rtol']:g}",
                       "[green]pass[/]" if check["passed"] else
                       f"[red]FAIL[/] {check.get('error', '')}".strip())
     out.print(table)
-    tol = parity["tolerance"]
-    out.print(f"tolerance: |diff| <= {tol['atol']:g} + {tol['rtol']:g} * |python|; "
-              f"recorded in {bundle_path}/metadata.json under parity")
+    for why in sorted({c["tolerance"]["why"] for c in parity["checks"]} - {"float32 weights"}):
+        out.print(f"[yellow]note:[/] the tfjs runs use {why}, so their tolerance is the "
+                  "quantization's; the difference shown is the error quantizing introduced.")
+    if "standalone_skipped" in parity:
+        out.print(f"[yellow]predict.mjs not checked:[/] {parity['standalone_skipped']}")
+    out.print("A run passes when |diff| <= atol + rtol * |python| for every input; "
+              f"recorded in {bundle_path}/metadata.json under parity.")
     if not parity["passed"]:
         raise typer.Exit(1)
 

@@ -1,12 +1,17 @@
-"""Check that the browser gives Python's answers: TF.js in headless Chromium vs SavedModel.
+"""Check that the browser gives Python's answers, for every way the bundle can run.
 
-Inputs are the bundle's test rows plus edge values (the smallest and largest seen, 0 and
-1, ten times the largest). Python's reference is the SavedModel, the very graph that was
-converted, so any difference is the converter's or the browser's doing.
+Runs: TF.js in headless Chromium (webgl and cpu backends), the standalone predict.mjs in
+Chromium, and predict.mjs in Node.js. Inputs are the bundle's test rows plus edge values
+(the smallest and largest seen, 0 and 1, ten times the largest). Python's reference is
+the unquantized SavedModel, the very graph that was converted, so any difference is the
+converter's, the quantization's or the runtime's doing.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,11 +23,14 @@ from mlbridge.errors import VerifyError
 
 BACKENDS = ("webgl", "cpu")
 RTOL, ATOL = 1e-4, 1e-3
+#: Tolerances for a quantized TF.js graph, measured on the bundled data with margin
+#: (see the README): relative, and absolute as a fraction of the output's range.
+QUANTIZED_TOLERANCE = {"float16": (2e-3, 2e-3), "uint8": (2e-2, 2e-2)}
 
 _PREDICT_IN_PAGE = """
-async ({ url, backend, columns }) => {
+async ({ url, options, columns }) => {
   const { loadModel } = await import("/static/mlbridge.js");
-  const model = await loadModel(url, { backend });
+  const model = await loadModel(url, options);
   const values = await model.predict(columns);
   model.dispose();
   return { backend: model.backend, values };
@@ -67,9 +75,41 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray, rtol: float,
             "max_abs_diff": float(diff.max()), "max_rel_diff": float(rel.max())}
 
 
-def browser_predictions(bundle: Bundle, x: np.ndarray, backends: tuple[str, ...],
+_PREDICT_IN_NODE = """
+const { predict } = await import(process.argv[1]);
+let text = "";
+for await (const chunk of process.stdin) text += chunk;
+process.stdout.write(JSON.stringify(predict(JSON.parse(text))));
+"""
+
+
+def node_predictions(bundle: Bundle, x: np.ndarray) -> np.ndarray:
+    """Run web/predict.mjs in Node.js (the machine's `node` or Debian's `nodejs`)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise VerifyError("Node.js not found", hint="install it: apt-get install -y nodejs")
+    module = (bundle.path / "web" / "predict.mjs").resolve().as_uri()
+    columns = {name: x[:, j].tolist() for j, name in enumerate(bundle.features)}
+    done = subprocess.run([node, "--input-type=module", "-e", _PREDICT_IN_NODE, module],
+                          input=json.dumps(columns), capture_output=True, text=True,
+                          timeout=120, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise VerifyError(f"predict.mjs failed in Node.js: {last}")
+    return np.array(json.loads(done.stdout), dtype=np.float64)
+
+
+def browser_runs(bundle: Bundle, backends: tuple[str, ...]) -> dict[str, dict]:
+    """The in-browser runs to check, named, with the options for `loadModel`."""
+    runs = {f"tfjs-{backend}": {"runtime": "tfjs", "backend": backend} for backend in backends}
+    if bundle.metadata.get("standalone", {}).get("file"):
+        runs["standalone-chromium"] = {"runtime": "standalone"}
+    return runs
+
+
+def browser_predictions(bundle: Bundle, x: np.ndarray, runs: dict[str, dict],
                         browser: str | None) -> dict[str, tuple[str, np.ndarray]]:
-    """Serve the bundle locally and predict `x` with TF.js in Chromium on each backend."""
+    """Serve the bundle locally and predict `x` in Chromium, once per named run."""
     from playwright.sync_api import Error as PlaywrightError
 
     from mlbridge.browser import chromium
@@ -79,19 +119,32 @@ def browser_predictions(bundle: Bundle, x: np.ndarray, backends: tuple[str, ...]
     url = f"/models/{bundle.path.name}/web/"
     results = {}
     with BackgroundServer(create_app(bundle)) as server, chromium(browser) as chrome:
-        for backend in backends:
+        for name, options in runs.items():
             page = chrome.new_page()
             try:
                 page.goto(f"{server.url}/healthz")
                 answer = page.evaluate(_PREDICT_IN_PAGE,
-                                       {"url": url, "backend": backend, "columns": columns})
+                                       {"url": url, "options": options, "columns": columns})
             except PlaywrightError as exc:
                 message = str(exc).splitlines()[0]
-                raise VerifyError(f"TF.js failed in Chromium ({backend}): {message}") from exc
+                raise VerifyError(f"{name} failed in Chromium: {message}") from exc
             finally:
                 page.close()
-            results[backend] = (answer["backend"], np.array(answer["values"], dtype=np.float64))
+            results[name] = (answer["backend"], np.array(answer["values"], dtype=np.float64))
     return results
+
+
+def tolerances(bundle: Bundle, rtol: float, atol: float) -> dict[str, dict]:
+    """Tolerance per runtime: quantized TF.js weights get the quantization's tolerance."""
+    plain = {"rtol": rtol, "atol": atol, "why": "float32 weights"}
+    quantization = bundle.metadata.get("graph", {}).get("quantization", "none")
+    if quantization == "none":
+        return {"tfjs": plain, "standalone": plain}
+    q_rtol, q_atol = QUANTIZED_TOLERANCE[quantization]
+    span = bundle.metadata["output"]["max"] - bundle.metadata["output"]["min"]
+    return {"tfjs": {"rtol": q_rtol, "atol": q_atol * span,
+                     "why": f"{quantization}-quantized TF.js weights"},
+            "standalone": plain}
 
 
 def verify(path: str | Path, browser: str | None = None,
@@ -101,15 +154,24 @@ def verify(path: str | Path, browser: str | None = None,
     bundle = load(path)
     x = parity_inputs(bundle)
     expected = python_predictions(bundle, x)
+    tolerance = tolerances(bundle, rtol, atol)
+    runs = browser_runs(bundle, backends)
+    answers = browser_predictions(bundle, x, runs, browser)
+    if "standalone-chromium" in runs:
+        answers["standalone-node"] = ("node", node_predictions(bundle, x))
     checks = []
-    for backend, (used, values) in browser_predictions(bundle, x, backends, browser).items():
-        check = compare(f"tfjs-{backend}", expected, values, rtol, atol)
-        check["backend"] = used
-        if used != backend:
-            check.update(passed=False, error=f"asked for {backend}, TF.js used {used}")
+    for name, (used, values) in answers.items():
+        tol = tolerance[name.split("-")[0]]
+        check = compare(name, expected, values, tol["rtol"], tol["atol"])
+        check.update(backend=used, tolerance=tol)
+        asked = runs.get(name, {}).get("backend")
+        if asked and used != asked:
+            check.update(passed=False, error=f"asked for {asked}, TF.js used {used}")
         checks.append(check)
     parity = {"checked": datetime.now(UTC).isoformat(timespec="seconds"),
-              "reference": "SavedModel (Python)", "tolerance": {"rtol": rtol, "atol": atol},
+              "reference": "SavedModel (Python, unquantized)", "inputs": len(x),
               "passed": all(c["passed"] for c in checks), "checks": checks}
+    if "standalone" in bundle.metadata and "file" not in bundle.metadata["standalone"]:
+        parity["standalone_skipped"] = bundle.metadata["standalone"]["skipped"]
     bundle.update_metadata(parity=parity)
     return parity
