@@ -107,6 +107,8 @@ def test_verify_cli_passes_and_records_parity(artists_bundle):
     assert parity["passed"]
     assert [c["backend"] for c in parity["checks"]] == ["webgl", "cpu", "none", "node"]
     assert all(c["max_rel_diff"] < 1e-4 for c in parity["checks"])
+    report = (artists_bundle.path / "report.html").read_text()
+    assert "standalone-node" in report and "Not checked yet" not in report
     assert parity["inputs"] == 358 + 5
 
 
@@ -147,3 +149,16 @@ def test_standalone_mode_never_downloads_tfjs(browser, live_server, artists_bund
     assert float(page.get_attribute("#prediction-value", "data-value")) == pytest.approx(
         python, abs=1e-3)
     page.close()
+
+
+def test_page_links_the_report(page, browser, live_server):
+    href = page.get_attribute("#report-link", "href")
+    assert href == "/models/artists/report.html" and page.is_visible("#report-link")
+    report = browser.new_page()
+    report.goto(live_server + href)
+    assert report.title() == "mlbridge report: artists"
+    sizes = report.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(sizes) == 3 and all(width > 0 for width in sizes)  # plots served too
+    font = report.eval_on_selector("body", "b => getComputedStyle(b).fontFamily")
+    assert "system-ui" in font  # its inline stylesheet is allowed by the report's CSP
+    report.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -184,3 +185,16 @@ def test_cli_trains_and_predicts_on_a_table_with_other_columns(tmp_path):
     assert float(table["predicted_artist_popularity"][0]) == pytest.approx(single, abs=1e-4)
     assert list(table["predicted_artist_popularity_reason"]) == [
         "", "followers not a number", "missing followers"]
+
+
+def test_report_with_plots_opens_from_disk(artists_bundle):
+    report = (artists_bundle.path / "report.html").read_text()
+    for name in ("loss", "fit", "residuals"):
+        png = artists_bundle.path / "plots" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+        assert f'src="plots/{name}.png"' in report
+    assert not re.search(r'(src|href)="(https?:)?//', report)  # nothing from the network
+    test_mse = artists_bundle.metrics["test"]["mse"]
+    assert f"{test_mse:.2f}" in report and "least squares" in report
+    assert "<td>read</td><td>1,791</td>" in report
+    assert "Not checked yet" in report or "standalone-node" in report

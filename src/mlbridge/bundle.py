@@ -125,9 +125,13 @@ class Bundle:
 
     def update_metadata(self, **sections: Any) -> None:
         """Set top-level sections (such as `parity`) in metadata.json and web/metadata.json."""
+        from mlbridge.report import write_report
+
         self.metadata.update(sections)
         write_json(self.path / METADATA, self.metadata)
         write_json(self.path / "web" / METADATA, web_metadata(self.metadata))
+        if (self.path / "report.html").is_file():
+            write_report(self.path, self.metadata)  # shows the new sections, e.g. parity
 
 
 def load(path: str | Path) -> Bundle:

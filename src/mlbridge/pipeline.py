@@ -68,7 +68,7 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     """
     from mlbridge.export.tfjs import QUANTIZATIONS
 
-    report = reporter or Silent()
+    progress = reporter or Silent()
     config = TrainingConfig(kind=model, epochs=epochs, learning_rate=learning_rate,
                             batch_size=batch_size, seed=seed)
     config.resolved(1)  # rejects a bad --model, --epochs, ... before any work
@@ -80,7 +80,7 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
         raise UsageError("--target-range must be LOW,HIGH with LOW < HIGH")
     out = check_out(out)
 
-    report.stage(f"Reading {data}")
+    progress.stage(f"Reading {data}")
     dataset = load_dataset(data, target, features, key, sep, seed, target_range)
     specs = choose_transforms(dataset.train, dataset.features, transform)
     for spec in specs:
@@ -93,14 +93,15 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     y_test = dataset.test[dataset.target].to_numpy(dtype=np.float64)
     clip = target_range or (float(y_train.min()), float(y_train.max()))
 
-    report.stage("Loading TensorFlow")
+    progress.stage("Loading TensorFlow")
     from mlbridge import model as model_stage
+    from mlbridge import report as report_stage
     from mlbridge.evaluate import evaluate
     from mlbridge.export.standalone import write_standalone
     from mlbridge.export.tfjs import write_tfjs
 
-    report.stage(f"Training {config.kind} model on {len(x_train):,} rows")
-    trained = model_stage.fit(specs, x_train, y_train, config, clip, on_epoch=report.epoch)
+    progress.stage(f"Training {config.kind} model on {len(x_train):,} rows")
+    trained = model_stage.fit(specs, x_train, y_train, config, clip, on_epoch=progress.epoch)
     resolved = config.resolved(len(x_train))
     metrics = evaluate(specs, x_train, y_train, x_test, y_test,
                        model_stage.predict(trained.serving, x_test), clip)
@@ -131,7 +132,7 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
         "parity": {},
         "versions": versions(),
     }
-    report.stage("Exporting SavedModel and TF.js graph model")
+    progress.stage("Exporting SavedModel, TF.js graph model, predict.mjs and the report")
     test_rows = dataset.test[[*([dataset.key] if dataset.key else []), *dataset.features,
                               dataset.target]]
 
@@ -139,8 +140,15 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
         test_rows.to_csv(directory / "test.csv", index=False)
         return {}
 
+    def write_report(directory: Path, meta: dict) -> dict:
+        report_stage.write_plots(directory, meta, dataset.train, dataset.test,
+                                 lambda x: model_stage.predict(trained.serving, x))
+        report_stage.write_report(directory, meta)
+        return {}
+
     return write_bundle(out, metadata, trained.serving, writers=[
         lambda directory, _: write_tfjs(trained.serving, directory, quantize),
         lambda directory, meta: write_standalone(trained.serving, directory, meta),
         write_test_rows,
+        write_report,
     ])

@@ -38,14 +38,19 @@ def tfjs_dir() -> Path:
     return modules / "@tensorflow" / "tfjs" / "dist"
 
 
-def safe_file(root: Path, relative: str) -> FileResponse:
+#: The report is one self-contained page with an inline stylesheet and local images.
+_REPORT_HEADERS = {**_HEADERS, "Content-Security-Policy": "default-src 'none'; "
+                   "img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
+
+
+def safe_file(root: Path, relative: str, headers: dict[str, str] = _HEADERS) -> FileResponse:
     """A file under `root`, or 404: `..`, absolute paths and links out of `root` all fail."""
     root = root.resolve()
     target = (root / relative.lstrip("/")).resolve()
     if relative.startswith("/") or not target.is_relative_to(root) or not target.is_file():
         raise HTTPException(404, "not found")
     media = "text/javascript" if target.suffix in (".js", ".mjs") else None
-    return FileResponse(target, headers=_HEADERS, media_type=media)
+    return FileResponse(target, headers=headers, media_type=media)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -92,7 +97,13 @@ def create_app(bundle: Bundle, records: RecordStore | None = None) -> FastAPI:
     def report(bundle_name: str) -> FileResponse:
         if bundle_name != name:
             raise HTTPException(404, "not found")
-        return safe_file(bundle.path, "report.html")
+        return safe_file(bundle.path, "report.html", _REPORT_HEADERS)
+
+    @app.get("/models/{bundle_name}/plots/{path:path}", include_in_schema=False)
+    def plot(bundle_name: str, path: str) -> FileResponse:
+        if bundle_name != name:
+            raise HTTPException(404, "not found")
+        return safe_file(bundle.path / "plots", path)
 
     @app.get("/api/config")
     def config() -> dict:

@@ -1,0 +1,163 @@
+"""The training report: plots of the model and one HTML page that opens from disk.
+
+Plots are drawn once, at training time, from the model and the data. `report.html` is
+rendered from metadata.json alone, so `verify` can re-render it with the parity results
+without the data or the model.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: At most this many points in a scatter plot: enough to see the cloud, fast to draw.
+MAX_POINTS = 5000
+PLOTS = {"loss": "Training and validation loss per epoch",
+         "fit": "The data and the model's prediction",
+         "residuals": "Residuals against predictions (test split)"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display, no GUI toolkit
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.DataFrame,
+                predict: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Draw plots/loss.png, plots/fit.png and plots/residuals.png into `directory`."""
+    plt = _pyplot()
+    plots = directory / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    features = [spec["name"] for spec in metadata["inputs"]]
+    target = metadata["output"]["name"]
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        values = metadata["history"].get(key, [])
+        ax.plot(range(1, len(values) + 1), values, label=label)
+    ax.axvline(metadata["model"]["best_epoch"], color="grey", linestyle=":", label="best epoch")
+    ax.set(xlabel="epoch", ylabel="MSE (standardized target)", title=PLOTS["loss"])
+    ax.legend()
+    _save(fig, plots / "loss.png")
+
+    sample = test.sample(min(len(test), MAX_POINTS), random_state=0)
+    x_test = sample[features].to_numpy(dtype=np.float64)
+    y_test = sample[target].to_numpy(dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if len(features) == 1:
+        spec = metadata["inputs"][0]
+        shown = train.sample(min(len(train), MAX_POINTS), random_state=0)
+        ax.scatter(shown[spec["name"]], shown[target], s=6, alpha=0.3, label="training rows")
+        ax.scatter(x_test[:, 0], y_test, s=6, alpha=0.5, label="test rows")
+        log = spec["transform"] == "log"
+        low, high = max(spec["min"], 1.0) if log else spec["min"], spec["max"]
+        grid = np.geomspace(low, high, 200) if log else np.linspace(low, high, 200)
+        ax.plot(grid, predict(grid[:, None]), color="black", label="model")
+        if log:
+            ax.set_xscale("log")
+        ax.set(xlabel=f"{spec['name']}" + (" (log scale)" if log else ""), ylabel=target)
+    else:  # several inputs: no single x axis, so predicted against actual
+        ax.scatter(y_test, predict(x_test), s=6, alpha=0.5)
+        ax.plot([y_test.min(), y_test.max()], [y_test.min(), y_test.max()], color="black")
+        ax.set(xlabel=f"actual {target}", ylabel=f"predicted {target}")
+    ax.set_title(PLOTS["fit"])
+    if len(features) == 1:
+        ax.legend()
+    _save(fig, plots / "fit.png")
+
+    predicted = predict(x_test)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.scatter(predicted, y_test - predicted, s=6, alpha=0.5)
+    ax.axhline(0, color="black")
+    ax.set(xlabel=f"predicted {target}", ylabel="actual - predicted", title=PLOTS["residuals"])
+    _save(fig, plots / "residuals.png")
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    fig.clf()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _metric_rows(metadata: dict) -> list[list[str]]:
+    metrics = metadata["metrics"]
+    named = [(f"mlbridge {metadata['model']['kind']}", metrics["test"]),
+             ("least squares (same features)", metrics["baselines"]["least_squares"]),
+             ("predict the training mean", metrics["baselines"]["mean"])]
+    return [[name, f"{m['mse']:.2f}", f"{m['mae']:.2f}", f"{m['r2']:.3f}"] for name, m in named]
+
+
+def _parity_section(parity: dict) -> str:
+    if not parity:
+        return "<p>Not checked yet: run <code>mlbridge verify</code>.</p>"
+    rows = [[c["runtime"], c.get("backend", ""),
+             "—" if c["max_abs_diff"] is None else f"{c['max_abs_diff']:.2e}",
+             "—" if c["max_rel_diff"] is None else f"{c['max_rel_diff']:.2e}",
+             f"{c['tolerance']['atol']:g} + {c['tolerance']['rtol']:g}·|y|",
+             "pass" if c["passed"] else "FAIL"] for c in parity["checks"]]
+    return (f"<p>Checked {html.escape(parity['checked'])} on {parity['inputs']} inputs "
+            f"against {html.escape(parity['reference'])}.</p>"
+            + _table(["runtime", "backend", "max abs diff", "max rel diff", "tolerance",
+                      "result"], rows))
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
+color:#1d1d1f}table{border-collapse:collapse;margin:0.5rem 0 1.5rem}td,th{padding:0.25rem 0.75rem;
+border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee}code{background:#f2f2f2;padding:0 0.2rem}"""
+
+
+def render_html(metadata: dict) -> str:
+    """The report as one HTML page; plots are referenced as plots/*.png beside it."""
+    data, model = metadata["data"], metadata["model"]
+    inputs = ", ".join(f"{i['name']} ({i['transform']})" for i in metadata["inputs"])
+    dropped = [[reason, f"{count:,}"] for reason, count in data["rows_dropped"].items()]
+    cleaning = _table(["", "rows"], [["read", f"{data['rows_read']:,}"], *dropped,
+                                     ["used", f"{data['rows_used']:,}"],
+                                     ["train / test", f"{data['rows_train']:,} / "
+                                                      f"{data['rows_test']:,}"]])
+    figures = "".join(f'<figure><img src="plots/{name}.png" alt="{html.escape(title)}">'
+                      f"<figcaption>{html.escape(title)}</figcaption></figure>"
+                      for name, title in PLOTS.items())
+    title = f"mlbridge report: {metadata['name']}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_STYLE}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Predicts <b>{html.escape(metadata['output']['name'])}</b> from {html.escape(inputs)} with a
+{html.escape(model['kind'])} model: {model['epochs_run']} epochs, best at {model['best_epoch']},
+batch size {model['batch_size']}, learning rate {model['learning_rate']:g}.
+Trained {html.escape(metadata['created'])} on <code>{html.escape(data['source'])}</code>.</p>
+<h2>Test metrics</h2>
+{_table(["model", "MSE", "MAE", "R²"], _metric_rows(metadata))}
+<h2>Cleaning</h2>
+{cleaning}
+<h2>Browser parity</h2>
+{_parity_section(metadata.get("parity", {}))}
+<h2>Plots</h2>
+{figures}
+</body></html>
+"""
+
+
+def write_report(directory: Path, metadata: dict) -> None:
+    """(Re)write report.html from metadata."""
+    (directory / "report.html").write_text(render_html(metadata))
