@@ -20,9 +20,10 @@ python-deps: uv
 npm-deps:
 	@[ -d node_modules/@tensorflow/tfjs ] || npm ci --no-audit --no-fund --loglevel=error
 
+# Debian's Chromium for the browser tests, and wrk for the load test of the benchmarks.
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium wrk >/dev/null; }
 
 demo: setup
 	.venv/bin/mlbridge demo
@@ -32,3 +33,6 @@ lint: python-deps
 
 test: setup lint
 	.venv/bin/pytest
+
+bench: setup
+	.venv/bin/python bench/run.py

@@ -1,0 +1,22 @@
+"""The benchmark's smoke run: tiny sizes, every section, so `make bench` cannot rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_quick_benchmark_writes_every_section(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out",
+                    str(out)], check=True, timeout=900, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    text = out.read_text()
+    for section in ("1. The reference recipe, reproduced", "2. Accuracy", "3. End to end",
+                    "4. In the browser", "5. Scale", "6. Server under load"):
+        assert f"## {section}" in text
+    assert "HistGradientBoostingRegressor" in text and "TF.js, webgl" in text
+    assert "requests per second" in text and "not measured" not in text
+    assert text.count("**met**") + text.count("**missed**") == 8  # every goal is judged
