@@ -7,9 +7,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup uv python-deps npm-deps chromium demo test lint bench
+.PHONY: setup uv python-deps npm-deps system-deps demo test lint bench
 
-setup: python-deps npm-deps chromium
+setup: python-deps npm-deps system-deps
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -20,8 +20,8 @@ python-deps: uv
 npm-deps:
 	@[ -d node_modules/@tensorflow/tfjs ] || npm ci --no-audit --no-fund --loglevel=error
 
-# Debian's Chromium for the browser tests, and wrk for the load test of the benchmarks.
-chromium:
+# Debian's Chromium for the browser tests, and wrk for the benchmarks' load test.
+system-deps:
 	@command -v chromium >/dev/null && command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium wrk >/dev/null; }
 
