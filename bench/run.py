@@ -139,7 +139,7 @@ def end_to_end(sizes: Sizes, work: Path) -> tuple[str, dict]:
             ["`python -c 'import tensorflow'` alone", f"{imports:.1f} s", ""],
             ["beyond TensorFlow's import: reference (2 imports) vs mlbridge (1)",
              f"{ref - 2 * imports:.1f} s vs {ours - imports:.1f} s",
-             ratio(ref - 2 * imports, ours - imports) + " faster"]]
+             f"mlbridge takes {ratio(ours - imports, ref - 2 * imports)} as long"]]
     text = (f"CSV to `model.json` on `data/artists.csv`, median of {sizes.repeats} runs, "
             "each a fresh process (TensorFlow's import, about 11 s here, is paid by every "
             "process: twice by the recipe, once by mlbridge).\n\n"
@@ -147,7 +147,10 @@ def end_to_end(sizes: Sizes, work: Path) -> tuple[str, dict]:
             + "Goal: mlbridge at least 2× faster. "
             + goal(ref / ours >= 2, f"{ratio(ref, ours)}.")
             + (" Importing TensorFlow is a floor both pay: mlbridge does all its work in one "
-               "process (so pays it once), but it cannot go below one import."
+               "process (so pays it once), but it cannot go below one import. Beyond the "
+               "imports mlbridge does more than the recipe (early stopping runs about 16 "
+               "epochs instead of 2; it also writes predict.mjs, the report and its plots), "
+               "so its own work takes longer."
                if ref / ours < 2 else "") + "\n")
     import_s = statistics.median(r["import_seconds"] for r in ref_runs)
     text += (f"\nOf the recipe's training script, {import_s:.1f} s is importing TensorFlow "
@@ -220,11 +223,23 @@ async ({ url, options, single, minMs, batch }) => {
     calls += 1;
   }
   const singleMs = (performance.now() - start) / calls;
+  // predict.mjs is synchronous; also time it called directly, without the async wrapper.
+  let directMs = null;
+  if (options.runtime === "standalone") {
+    const { predict } = await import(`${url}predict.mjs`);
+    let n = 0;
+    const t0 = performance.now();
+    while (n < single || performance.now() - t0 < minMs) {
+      predict({ twitter_followers: [1000 + n] });
+      n += 1;
+    }
+    directMs = (performance.now() - t0) / n;
+  }
   const values = Array.from({ length: batch }, (_, i) => 1 + i * 997);
   const t = performance.now();
   await model.predict({ twitter_followers: values });
   const batchMs = performance.now() - t;
-  return { firstPrediction, singleMs, calls, batchMs, backend: model.backend };
+  return { firstPrediction, singleMs, directMs, calls, batchMs, backend: model.backend };
 }
 """
 
@@ -258,10 +273,15 @@ def browser(sizes: Sizes, bundle_path: Path) -> str:
             results[name] = {key: statistics.median(s[key] for s in samples)
                              for key in ("firstPrediction", "singleMs", "batchMs")}
             results[name]["bytes"] = statistics.median(downloaded)
+            if options["runtime"] == "standalone":
+                direct = statistics.median(s["directMs"] for s in samples)
     mjs = results["predict.mjs"]
     rows = [[name, f"{r['firstPrediction']:.0f} ms", f"{r['singleMs'] * 1000:.1f} µs",
              f"{r['batchMs']:.1f} ms", f"{r['bytes'] / 1024:,.0f} KiB",
-             ratio(r["singleMs"], mjs["singleMs"])] for name, r in results.items()]
+             ratio(r["singleMs"], direct)] for name, r in results.items()]
+    rows[-1][0] = "predict.mjs via `loadModel` (async wrapper)"
+    rows.append(["predict.mjs, `predict()` called directly (sync)", "", f"{direct * 1000:.2f} µs",
+                 "", "", "1.0×"])
     fastest_tfjs = min(results["TF.js, webgl"]["singleMs"], results["TF.js, cpu"]["singleMs"])
     return (f"Chromium {version}, headless, software WebGL (no GPU on this machine); the "
             f"default linear bundle. Medians of {sizes.browser_repeats} fresh page loads "
@@ -271,10 +291,14 @@ def browser(sizes: Sizes, bundle_path: Path) -> str:
             "Bytes are everything the page downloaded, from navigation to the batch.\n\n"
             + table(["runtime", "navigation → first prediction", "one prediction",
                      f"batch of {sizes.batch_rows:,}", "downloaded",
-                     "one prediction vs predict.mjs"], rows) + "\n\n"
+                     "one prediction vs predict.mjs direct"], rows) + "\n\n"
             + "- Goal: predict.mjs at least 100× faster per single prediction than TF.js. "
-            + goal(fastest_tfjs / mjs["singleMs"] >= 100,
-                   f"{ratio(fastest_tfjs, mjs['singleMs'])} against the faster TF.js backend.")
+            + goal(fastest_tfjs / direct >= 100,
+                   f"{ratio(fastest_tfjs, direct)} against the faster TF.js backend, calling "
+                   "`predict()` as the module is meant to be used (synchronously). Through "
+                   f"`mlbridge.js`'s async `loadModel` wrapper it is "
+                   f"{ratio(fastest_tfjs, mjs['singleMs'])}: the Promise costs more than "
+                   "the arithmetic.")
             + "\n- Goal: no runtime download. "
             + goal(mjs["bytes"] < 100 * 1024,
                    f"predict.mjs pages download {mjs['bytes'] / 1024:,.0f} KiB in all; TF.js "

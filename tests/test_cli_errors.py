@@ -48,7 +48,8 @@ def cases(tmp_path):
         "binary": (["train", str(tmp_path / "garbage.csv"), "--target", "pop"],
                    "not a text file"),
         "out is a file": (["train", "--out", str(tmp_path / "a_file")], "is an existing file"),
-        "unknown model": (["train", "--model", "forest"], "forest"),
+        "unknown model": (["train", "--model", "forest"],
+                          "unknown model 'forest' hint: use --model linear or dnn"),
         "unknown bundle": (["predict", str(tmp_path / "none"), "twitter_followers=1"],
                            "does not exist"),
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from mlbridge.errors import MlbridgeError, UsageError
 
@@ -33,25 +33,15 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-class ModelKind(StrEnum):
-    linear = "linear"
-    dnn = "dnn"
-
-
-class Transform(StrEnum):
-    auto = "auto"
-    log = "log"
-    none = "none"
-
-
-class Quantize(StrEnum):
-    none = "none"
-    float16 = "float16"
-    uint8 = "uint8"
-
-
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and results.")]
+
+
+def _say_error(message: str, hint: str | None, label: str = "error") -> None:
+    """One line saying what is wrong, one saying what to do; user text is never markup."""
+    err.print(Text.assemble((f"{label}: ", "bold red"), message), soft_wrap=True)
+    if hint:
+        err.print(Text.assemble(("hint: ", "dim"), hint), soft_wrap=True)
 
 
 def _run(action: Callable[[], Any], debug: bool) -> Any:
@@ -61,9 +51,7 @@ def _run(action: Callable[[], Any], debug: bool) -> Any:
     except MlbridgeError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
-        if exc.hint:
-            err.print(f"[dim]hint:[/] {exc.hint}", soft_wrap=True)
+        _say_error(exc.message, exc.hint)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted: nothing was changed")
@@ -71,8 +59,8 @@ def _run(action: Callable[[], Any], debug: bool) -> Any:
     except Exception as exc:
         if debug:
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
-        err.print("[dim]hint:[/] run again with --debug for the traceback, and report it")
+        _say_error(f"{type(exc).__name__}: {exc}",
+                   "run again with --debug for the traceback, and report it", "internal error")
         raise typer.Exit(1) from None
 
 
@@ -150,10 +138,11 @@ def train(
         "data: handle.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")] = Path(
         "models/artists"),
-    model: Annotated[ModelKind, typer.Option(help="Model kind.")] = ModelKind.linear,
-    transform: Annotated[Transform, typer.Option(
-        help="Feature transform; auto takes log for skewed non-negative counts.")] = (
-        Transform.auto),
+    # Plain strings checked by the API, so a typo gets the same one-line error as the rest.
+    model: Annotated[str, typer.Option(help="linear (Normalization → Dense) or dnn "
+                                       "(two hidden layers of 64).")] = "linear",
+    transform: Annotated[str, typer.Option(
+        help="auto, log or none; auto takes log for skewed non-negative counts.")] = "auto",
     epochs: Annotated[int, typer.Option(help="Epoch cap; early stopping usually ends sooner.")] = (
         500),
     learning_rate: Annotated[float | None, typer.Option(
@@ -166,8 +155,8 @@ def train(
     target_range: Annotated[str | None, typer.Option(
         help="LOW,HIGH: drop rows outside and clip predictions to it. Default with the "
         "bundled data: 0,100; otherwise the training range.", show_default=False)] = None,
-    quantize: Annotated[Quantize, typer.Option(
-        help="Quantize the TF.js weights.")] = Quantize.none,
+    quantize: Annotated[str, typer.Option(
+        help="none, float16 or uint8: quantize the TF.js weights.")] = "none",
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -188,10 +177,10 @@ def train(
         try:
             return train_api(
                 data, target=target, features=_split_list(features), key=key, out=out_dir,
-                model=model.value, transform=transform.value, epochs=epochs,
+                model=model, transform=transform, epochs=epochs,
                 learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                 sep=_parse_sep(sep), target_range=_parse_range(target_range),
-                quantize=quantize.value, reporter=reporter)
+                quantize=quantize, reporter=reporter)
         finally:
             reporter.close()
 
@@ -414,9 +403,9 @@ def demo(
     """Train on the bundled data if no model exists yet, then serve the page."""
     if not (DEFAULT_BUNDLE / "metadata.json").is_file():
         train(out_dir=DEFAULT_BUNDLE, debug=debug, data=None, target=None, features=None,
-              key=None, model=ModelKind.linear, transform=Transform.auto, epochs=500,
+              key=None, model="linear", transform="auto", epochs=500,
               learning_rate=None, batch_size=None, seed=0, sep=None, target_range=None,
-              quantize=Quantize.none, quiet=False)
+              quantize="none", quiet=False)
     else:
         err.print(f"[cyan]→[/] Using the trained model in {DEFAULT_BUNDLE} "
                   f"(delete it or run mlbridge train to retrain)")
