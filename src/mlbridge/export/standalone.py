@@ -142,17 +142,20 @@ def _runtime(with_decoder: bool) -> str:
 
 
 def emit_module(steps: list[Step], metadata: dict) -> str:
-    """The text of predict.mjs for these steps; metadata names the bundle and features."""
+    """The text of predict.mjs for these steps; metadata names the bundle and features.
+
+    The header line says which bundle and when; the exported `metadata` carries only
+    what a caller needs (the module must stay under 2 KB for the linear model).
+    """
     inputs = ", ".join(f"{i['name']} ({i['transform']})" for i in metadata["inputs"])
     output = metadata["output"]
-    meta = {"bundle": metadata["name"], "created": metadata["created"],
-            "kind": metadata["model"]["kind"],
+    meta = {"kind": metadata["model"]["kind"],
             "features": [i["name"] for i in metadata["inputs"]],
             "target": output["name"], "min": _plain(output["min"]), "max": _plain(output["max"])}
     steps_js = "\n".join(_step_js(step) for step in steps)
     return (
-        f"// predict.mjs, generated from mlbridge bundle \"{meta['bundle']}\" ({meta['kind']}, "
-        f"trained {meta['created']}); do not edit.\n"
+        f"// Generated from mlbridge bundle \"{metadata['name']}\" ({meta['kind']}, "
+        f"trained {metadata['created']}); do not edit.\n"
         f"// Inputs: {inputs}. Output: {output['name']} in [{output['min']:g}, "
         f"{output['max']:g}].\n"
         f"export const metadata = {json.dumps(meta, separators=(',', ':'))};\n"
@@ -170,8 +173,8 @@ def emit_types(metadata: dict) -> str:
         "/** Predictions in target units, one per input row. Throws on a missing or "
         "non-numeric feature. */\n"
         "export declare function predict(inputs: Inputs): number[];\n"
-        "export declare const metadata: {\n  bundle: string; created: string; kind: string;\n"
-        "  features: string[]; target: string; min: number; max: number;\n};\n"
+        "export declare const metadata: {\n  kind: string; features: string[]; target: string;\n"
+        "  min: number; max: number;\n};\n"
     )
 
 

@@ -10,7 +10,7 @@ function values(inputs, name) {
   const raw = inputs[name];
   return (typeof raw === "object" ? Array.from(raw) : [raw]).map((v) => {
     const n = typeof v === "string" && v.trim() ? Number(v) : v;
-    if (typeof n === "number" && Number.isFinite(n)) return n;
+    if (Number.isFinite(n)) return n;
     throw new Error(`feature "${name}" has a value that is not a number: ${JSON.stringify(v)}`);
   });
 }
@@ -18,15 +18,20 @@ function values(inputs, name) {
 const step = {
   log1p: (s, h) => h.map((v, j) => (s.where[j] ? Math.log1p(Math.max(v, 0)) : v)),
   normalize: (s, h) => h.map((v, j) => (v - s.mean[j]) / Math.max(Math.sqrt(s.variance[j]), 1e-7)),
-  dense: (s, h) => Array.from(s.bias, (b, k) => {
-    const sum = h.reduce((acc, v, j) => acc + v * s.kernel[j][k], b);
-    return s.relu ? Math.max(sum, 0) : sum;
-  }),
+  dense: (s, h) => {
+    const out = [];
+    for (let k = 0; k < s.bias.length; k++) {
+      let sum = s.bias[k];
+      for (let j = 0; j < h.length; j++) sum += h[j] * s.kernel[j][k];
+      out.push(s.relu && sum < 0 ? 0 : sum);
+    }
+    return out;
+  },
   rescale: (s, h) => h.map((v) => v * s.scale + s.offset),
   clip: (s, h) => h.map((v) => Math.min(Math.max(v, s.low), s.high)),
 };
 
-/** {feature: [raw values]} -> [predictions in target units] */
+// {feature: [raw values]} -> [predictions in target units]
 export function predict(inputs) {
   const cols = metadata.features.map((name) => values(inputs, name));
   if (cols.some((c) => c.length !== cols[0].length)) throw new Error("features differ in length");
