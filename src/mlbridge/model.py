@@ -68,9 +68,10 @@ def default_batch_size(n_rows: int) -> int:
 
 @dataclass
 class TrainedModel:
-    """The serving model plus what training learnt about the target and the epochs run."""
+    """The serving model, the resolved hyperparameters, and what training learnt."""
 
     serving: keras.Model
+    config: TrainingConfig
     history: dict[str, list[float]]
     epochs_run: int
     best_epoch: int
@@ -138,8 +139,8 @@ def fit(specs: list[FeatureSpec], x_train: np.ndarray, y_train: np.ndarray,
         raise TrainError("training diverged (the loss became NaN or infinite)",
                          hint="lower --learning-rate, or check the data for extreme values")
     best = int(np.argmin(losses))
-    return TrainedModel(serving=serving, history={k: [float(v) for v in vs]
-                                                  for k, vs in history.items()},
+    return TrainedModel(serving=serving, config=config,
+                        history={k: [float(v) for v in vs] for k, vs in history.items()},
                         epochs_run=len(losses), best_epoch=best + 1,
                         target_mean=y_mean, target_std=y_std)
 

@@ -94,6 +94,9 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     clip = target_range or (float(y_train.min()), float(y_train.max()))
 
     progress.stage("Loading TensorFlow")
+    from mlbridge._tf import quiet_tensorflow
+
+    quiet_tensorflow()  # ~10 s on a small machine: its own stage, so the wait is explained
     from mlbridge import model as model_stage
     from mlbridge import report as report_stage
     from mlbridge.evaluate import evaluate
@@ -102,7 +105,7 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
 
     progress.stage(f"Training {config.kind} model on {len(x_train):,} rows")
     trained = model_stage.fit(specs, x_train, y_train, config, clip, on_epoch=progress.epoch)
-    resolved = config.resolved(len(x_train))
+    resolved = trained.config
     metrics = evaluate(specs, x_train, y_train, x_test, y_test,
                        model_stage.predict(trained.serving, x_test), clip)
 
