@@ -109,3 +109,12 @@ def test_store_is_rebuilt_only_when_the_data_changes(tmp_path):
         index = conn.execute("EXPLAIN QUERY PLAN SELECT key FROM records WHERE key >= 'a' "
                              "AND key < 'b' ORDER BY key").fetchall()
     assert "USING" in str(index) and "INDEX" in str(index).upper()
+
+
+def test_store_is_rebuilt_when_the_key_changes(tmp_path):
+    data = write_csv(tmp_path / "d.csv", "handle,name,twitter_followers\na,x,1\nb,y,2\n")
+    db = tmp_path / "records.sqlite"
+    assert build_store(data, "handle", ["twitter_followers"], db).get("a") is not None
+    by_name = build_store(data, "name", ["twitter_followers"], db)
+    assert by_name.get("a") is None and by_name.get("x")["features"] == {
+        "twitter_followers": 1.0}

@@ -141,12 +141,16 @@ def detect_sep(text: str) -> str:
 
 
 def read_table(location: str | Path, sep: str | None = None) -> tuple[pd.DataFrame, Source]:
-    """Read a delimited text table with every cell as a string.
+    """Read a delimited text table with every cell as a string (see `parse_table`)."""
+    return parse_table(*read_source(location), sep)
+
+
+def parse_table(raw: bytes, where: str, sep: str | None = None) -> tuple[pd.DataFrame, Source]:
+    """Parse the bytes of a delimited text table with every cell as a string.
 
     Cells stay strings so that cleaning can tell a missing value from a non-numeric one
     and count each, and so that a key column like "null" or "nan" survives untouched.
     """
-    raw, where = read_source(location)
     if not raw.strip():
         raise DataError(f"{where} is empty", hint="pass a CSV file with a header row and data")
     if looks_binary(raw[:65536]):

@@ -10,6 +10,8 @@ That rule is simple to explain and stable when rows are appended.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -17,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mlbridge.dataset import parse_numbers, read_table, require_columns
+from mlbridge.dataset import parse_numbers, parse_table, read_source, require_columns
 from mlbridge.errors import DataError
 
 MAX_KEY_LENGTH = 200
 MAX_LIMIT = 50
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
 
 
 class RecordStore:
@@ -66,16 +68,19 @@ class RecordStore:
 
 def build_store(data: str | Path, key: str, features: list[str], path: Path,
                 sep: str | None = None) -> RecordStore:
-    """Build (or reuse, if built from the same bytes) the SQLite file at `path`.
+    """Build (or reuse, if built from the same bytes, key and features) the SQLite file.
 
-    The file is written beside its final name and renamed into place, so a server that
-    is stopped halfway never leaves a half-built database behind.
+    Freshness is checked on the raw bytes before any parsing, so restarting a server on a
+    large unchanged file costs a hash, not a parse. The file is written beside its final
+    name and renamed into place, so a server stopped halfway leaves no half-built file.
     """
-    frame, source = read_table(data, sep)
+    raw, where = read_source(data)
+    built_from = _fingerprint(hashlib.sha256(raw).hexdigest(), key, features)
+    if path.exists() and _built_from(path) == built_from:
+        return RecordStore(path, features)
+    frame, source = parse_table(raw, where, sep)
     require_columns(frame, [key], "--key", source.location)
     require_columns(frame, features, "the bundle's features", source.location)
-    if path.exists() and _built_from(path) == source.sha256:
-        return RecordStore(path, features)
     keys = frame[key].astype(str).str.strip().to_numpy()
     usable = (keys != "") & np.array([len(k) <= MAX_KEY_LENGTH for k in keys])
     values = []
@@ -98,7 +103,7 @@ def build_store(data: str | Path, key: str, features: list[str], path: Path,
         conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
         conn.executemany(f"INSERT OR IGNORE INTO records VALUES ({marks})", rows)
         conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                         [("sha256", source.sha256), ("schema", _SCHEMA_VERSION),
+                         [("built_from", built_from), ("schema", _SCHEMA_VERSION),
                           ("source", source.location)])
     conn.close()
     partial.replace(path)
@@ -112,4 +117,9 @@ def _built_from(path: Path) -> str | None:
         conn.close()
     except sqlite3.Error:
         return None
-    return found.get("sha256") if found.get("schema") == _SCHEMA_VERSION else None
+    return found.get("built_from") if found.get("schema") == _SCHEMA_VERSION else None
+
+
+def _fingerprint(sha256: str, key: str, features: list[str]) -> str:
+    """What a database was built from: the data's bytes, the key and the features."""
+    return json.dumps([sha256, key, features])
