@@ -13,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTISTS = ROOT / "data" / "artists.csv"
+CARS = ROOT / "data" / "cars.csv"
+PENGUINS = ROOT / "data" / "penguins.csv"
+WEATHER = ROOT / "data" / "seattle-weather.csv"
 MLBRIDGE = Path(sys.executable).with_name("mlbridge")
 
 
@@ -50,6 +53,33 @@ def artists_bundle(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("bundles") / "artists"
     return train(ARTISTS, target="popularity", features=["twitter_followers"], key="handle",
                  out=out, target_range=(0, 100))
+
+
+@pytest.fixture(scope="session")
+def cars_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """Every useful column of cars.csv: numbers with gaps (Horsepower) and a category."""
+    from mlbridge import train
+
+    return train(CARS, target="Miles_per_Gallon", key="Name",
+                 out=tmp_path_factory.mktemp("bundles") / "cars")
+
+
+@pytest.fixture(scope="session")
+def penguins_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """Body mass from every other column of penguins.csv: three categories, NA gaps."""
+    from mlbridge import train
+
+    return train(PENGUINS, target="body_mass_g",
+                 out=tmp_path_factory.mktemp("bundles") / "penguins")
+
+
+@pytest.fixture(scope="session")
+def cars_server(cars_bundle):
+    """The real app for the cars bundle, with lookups by car name."""
+    from mlbridge.server import BackgroundServer, create_app, open_records
+
+    with BackgroundServer(create_app(cars_bundle, open_records(cars_bundle))) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

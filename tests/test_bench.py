@@ -15,8 +15,10 @@ def test_quick_benchmark_writes_every_section(tmp_path):
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     text = out.read_text()
     for section in ("1. The reference recipe, reproduced", "2. Accuracy", "3. End to end",
-                    "4. In the browser", "5. Scale", "6. Server under load"):
+                    "4. In the browser", "5. Scale", "6. Server under load",
+                    "7. Tables as they come"):
         assert f"## {section}" in text
     assert "HistGradientBoostingRegressor" in text and "TF.js, webgl" in text
     assert "requests per second" in text and "not measured" not in text
-    assert text.count("**met**") + text.count("**missed**") == 8  # every goal is judged
+    assert "vocabulary cap" in text.lower() and "Embedding(8)" in text
+    assert text.count("**met**") + text.count("**missed**") == 10  # every goal is judged

@@ -13,7 +13,8 @@ import pytest
 from conftest import ARTISTS, run_cli, tree_digest, write_csv
 
 FEW_ROWS = "handle,followers,pop\n" + "".join(f"a{i},{i + 1},{i}\n" for i in range(5))
-BAD_NUMBERS = "handle,followers,pop\n" + "".join(f"a{i},many,{i}\n" for i in range(20))
+BAD_NUMBERS = "handle,followers,pop\n" + "".join(f"a{i},{i},many\n" for i in range(20))
+GAPS = "handle,followers,genre,empty,pop\n" + "".join(f"a{i},{i},pop,,{i}\n" for i in range(30))
 
 
 def cases(tmp_path):
@@ -24,6 +25,8 @@ def cases(tmp_path):
     write_csv(tmp_path / "header.csv", "handle,followers,pop\n")
     write_csv(tmp_path / "few.csv", FEW_ROWS)
     write_csv(tmp_path / "bad.csv", BAD_NUMBERS)
+    write_csv(tmp_path / "gaps.csv", GAPS)
+    gaps = str(tmp_path / "gaps.csv")
     (tmp_path / "folder").mkdir()
     data = str(ARTISTS)
     return {
@@ -41,7 +44,22 @@ def cases(tmp_path):
                             "column 'likes' not found"),
         "no target given": (["train", data], "no target given; the columns of .* are"),
         "no usable rows": (["train", str(tmp_path / "bad.csv"), "--target", "pop",
-                            "--features", "followers"], "no usable rows .* 20 followers not a"),
+                            "--features", "followers"],
+                           "no usable rows .* 20 pop not a number.* hint: check that the "
+                           "--target column holds numbers"),
+        "categorical not a feature": (["train", gaps, "--target", "pop", "--features",
+                                       "followers", "--categorical", "genre"],
+                                      "--categorical 'genre' is not a feature"),
+        "feature entirely missing": (["train", gaps, "--target", "pop", "--features",
+                                      "followers,empty"],
+                                     "feature 'empty': it is empty in every row .* hint: "
+                                     "leave 'empty' out of --features"),
+        "category with one value": (["train", gaps, "--target", "pop", "--features",
+                                     "followers,genre"],
+                                    "feature 'genre': it has one value only .* adds nothing"),
+        "nothing but key and target": (["train", gaps, "--target", "pop", "--key", "followers"],
+                                       "no usable feature column is left .* genre: one value "
+                                       "only"),
         "too few rows": (["train", str(tmp_path / "few.csv"), "--target", "pop",
                           "--features", "followers"], "only 5 usable rows"),
         "directory": (["train", str(tmp_path / "folder"), "--target", "pop"], "is a directory"),
@@ -57,7 +75,9 @@ def cases(tmp_path):
 
 NAMES = ["missing file", "unreadable url", "empty file", "header only", "missing target",
          "missing feature", "no target given", "no usable rows", "too few rows", "directory",
-         "binary", "out is a file", "unknown model", "unknown bundle"]
+         "binary", "out is a file", "unknown model", "unknown bundle",
+         "categorical not a feature", "feature entirely missing", "category with one value",
+         "nothing but key and target"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -37,24 +37,45 @@ def test_detect_sep_prefers_consistent_delimiter():
     assert detect_sep("a;b;c\n1,5;2;3\n4;5;6\n") == ";"
 
 
-def test_cleaning_counts_every_drop_by_reason(tmp_path):
+def test_cleaning_drops_only_for_the_target_and_counts_every_drop(tmp_path):
     path = write_csv(tmp_path / "t.csv", "handle,followers,pop\n"
                      "a,10,50\n"    # kept
-                     "b,,50\n"      # missing followers
-                     "c,NaN,50\n"   # missing followers
-                     "d,lots,50\n"  # not a number
+                     "b,,50\n"      # missing followers: kept, the model imputes it
+                     "c,NA,50\n"    # missing followers (NA is a missing token): kept
+                     "d,lots,50\n"  # not a number: kept as text; kinds are decided later
                      "e,10,null\n"  # missing pop
                      "f,10,?\n"     # missing pop
+                     "h,10,many\n"  # pop not a number
                      "g,10,120\n"   # outside declared range
                      "a,10,50\n"    # exact duplicate of the first row
                      "a,11,20\n"    # same key, different record: kept
                      "null,5,40\n")  # a key that looks like a missing token stays a key
     frame, _ = read_table(path)
-    cleaned, dropped = clean(frame, "pop", ["followers"], "handle", target_range=(0, 100))
-    assert dropped == {"missing followers": 2, "followers not a number": 1, "missing pop": 2,
-                       "pop outside [0, 100]": 1, "exact duplicate row": 1}
-    assert list(cleaned["handle"]) == ["a", "a", "null"]
-    assert cleaned["followers"].tolist() == [10.0, 11.0, 5.0]
+    cleaned, dropped, hints = clean(frame, "pop", ["followers"], "handle", target_range=(0, 100))
+    assert dropped == {"missing pop": 2, "pop not a number": 1, "pop outside [0, 100]": 1,
+                       "exact duplicate row": 1}
+    assert list(cleaned["handle"]) == ["a", "b", "c", "d", "a", "null"]
+    assert cleaned["followers"].tolist() == ["10", "", "", "lots", "11", "5"]
+    assert "--target-range" in hints["pop outside [0, 100]"]
+
+
+def test_every_header_error_comes_before_the_file_is_parsed(tmp_path, monkeypatch):
+    import mlbridge.dataset as dataset
+
+    path = write_csv(tmp_path / "t.csv", "a,b,c\n" + "1,2,3\n" * 50)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the whole file was parsed")
+
+    monkeypatch.setattr(dataset, "parse_table", never)
+    for target, features, key, categorical, message in [
+            (None, None, None, None, "no target given; the columns of .* are: a, b, c"),
+            ("z", None, None, None, "column 'z' not found"),
+            ("a", ["q"], None, None, "column 'q' not found"),
+            ("a", None, "k", None, "column 'k' not found"),
+            ("a", ["b"], None, ["c"], "--categorical 'c' is not a feature")]:
+        with pytest.raises((DataError, UsageError), match=message):
+            load_dataset(path, target, features, key, categorical=categorical)
 
 
 def test_split_is_seeded_and_disjoint():
@@ -87,6 +108,11 @@ def test_url_is_read_over_real_http(tmp_path):
             load_dataset(url.replace("remote", "absent"), "popularity", ["twitter_followers"])
     finally:
         server.shutdown()
+
+
+def test_no_features_means_every_column_but_target_and_key():
+    data = load_dataset(ARTISTS, "popularity", None, "handle")
+    assert data.features == ["twitter_followers"] and not data.features_given
 
 
 def test_missing_target_lists_the_columns():

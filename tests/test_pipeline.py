@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
-import math
 import re
 
 import numpy as np
@@ -27,8 +27,14 @@ def test_bundle_has_every_file_of_the_contract(artists_bundle):
                 "files", "parity", "versions"):
         assert key in meta, key
     assert meta["data"]["rows_read"] == 1791 and meta["data"]["rows_dropped"] == {}
-    assert meta["inputs"] == [{"name": "twitter_followers", "transform": "log",
-                               "min": 1.0, "max": 111024636.0}]
+    assert meta["schema_version"] == 2
+    (spec,) = meta["inputs"]
+    assert {k: spec[k] for k in ("name", "input", "kind", "dtype", "transform", "min", "max",
+                                 "fill", "missing_indicator")} == {
+        "name": "twitter_followers", "input": "twitter_followers", "kind": "numeric",
+        "dtype": "float32", "transform": "log", "min": 1.0, "max": 111024636.0,
+        "fill": 94661.0, "missing_indicator": False}  # the training median
+    assert meta["data"]["test_sample"]["rows"] == 358
     assert meta["output"]["name"] == "popularity"
     assert meta["files"]["web/model.json"] > 0
     web = json.loads((artists_bundle.path / "web/metadata.json").read_text())
@@ -39,12 +45,22 @@ def test_model_json_is_a_graph_model_taking_raw_features(artists_bundle):
     model_json = json.loads((artists_bundle.path / "web/model.json").read_text())
     assert model_json["format"] == "graph-model"
     signature = model_json["signature"]
-    (name,) = signature["inputs"]
-    assert name == "features"
+    (name,) = signature["inputs"]  # one numeric feature: one input, as the recipe's page needs
+    assert name == "twitter_followers"
     dims = [int(d["size"]) for d in signature["inputs"][name]["tensorShape"]["dim"]]
     assert dims == [-1, 1]
     ops = {node["op"] for node in model_json["modelTopology"]["node"]}
-    assert {"Log1p", "Maximum", "Minimum"} <= ops  # log and clip live in the graph
+    assert {"IsNan", "SelectV2", "Log1p", "Maximum", "Minimum"} <= ops  # all in the graph
+
+
+def test_categorical_bundle_takes_one_named_raw_input_per_feature(penguins_bundle):
+    model_json = json.loads((penguins_bundle.path / "web/model.json").read_text())
+    inputs = {v["name"]: v["dtype"] for v in model_json["signature"]["inputs"].values()}
+    assert inputs["island:0"] == "DT_STRING" and inputs["year:0"] == "DT_FLOAT"
+    ops = {node["op"] for node in model_json["modelTopology"]["node"]}
+    assert {"LookupTableFindV2", "OneHot"} <= ops
+    island = next(i for i in penguins_bundle.metadata["inputs"] if i["name"] == "island")
+    assert island["kind"] == "categorical" and len(island["vocabulary"]) == 3
     (group,) = model_json["weightsManifest"]
     assert group["paths"] == ["group1-shard1of1.bin"]
 
@@ -61,17 +77,17 @@ def test_saved_model_equals_keras_and_takes_raw_values(artists_bundle):
     import tensorflow as tf
 
     saved = tf.saved_model.load(str(artists_bundle.path / "saved_model"))
-    from_graph = saved.serve(tf.constant(FOLLOWERS, tf.float32)).numpy().reshape(-1)
+    feeds = {"twitter_followers": tf.constant(FOLLOWERS, tf.float32)}
+    from_graph = saved.serve(feeds).numpy().reshape(-1)
     from_keras = artists_bundle.predict({"twitter_followers": FOLLOWERS[:, 0]})
     np.testing.assert_allclose(from_graph, from_keras, rtol=1e-6, atol=1e-5)
 
     # The same numbers by hand from the weights: log1p, normalize, dense, rescale, clip.
-    model = artists_bundle.model
-    norm = model.get_layer("normalize")
-    kernel, bias = model.get_layer("standardized_output").get_weights()
-    meta = artists_bundle.metadata["model"]
-    z = (np.log1p(FOLLOWERS) - np.asarray(norm.mean)) / np.sqrt(np.asarray(norm.variance))
-    by_hand = np.clip((z @ kernel + bias) * meta["target_std"] + meta["target_mean"], 0, 100)
+    (spec,) = artists_bundle.metadata["inputs"]
+    kernel, bias = artists_bundle.model.get_layer("standardized_output").get_weights()
+    out = artists_bundle.metadata["output"]
+    z = (np.log1p(FOLLOWERS) - spec["mean"]) / spec["std"]
+    by_hand = np.clip((z @ kernel + bias) * out["std"] + out["mean"], 0, 100)
     np.testing.assert_allclose(from_graph, by_hand.reshape(-1), rtol=1e-5, atol=1e-4)
     assert from_graph[-1] <= 100 and from_graph.min() >= 0
 
@@ -85,19 +101,84 @@ def test_load_predicts_the_same_as_the_trained_bundle(artists_bundle):
 
 
 def test_predict_checks_its_inputs(artists_bundle):
-    with pytest.raises(DataError, match="missing feature 'twitter_followers'"):
+    with pytest.raises(DataError, match='missing feature "twitter_followers"'):
         artists_bundle.predict({"followers": [1]})
-    with pytest.raises(DataError, match="not a number: 'many'"):
+    with pytest.raises(DataError, match='not a number: "many"'):
         artists_bundle.predict({"twitter_followers": ["many"]})
 
 
-def test_predict_table_marks_unusable_rows(artists_bundle):
+def test_missing_values_are_imputed_with_the_training_median(artists_bundle):
+    fill = artists_bundle.metadata["inputs"][0]["fill"]
+    missing, median = artists_bundle.predict({"twitter_followers": [None, fill]})
+    assert missing == pytest.approx(median, abs=1e-4)
     frame = pd.DataFrame({"handle": ["a", "b", "c"], "twitter_followers": ["1000", "", "x"]})
-    result = artists_bundle.predict_table(frame)
-    assert not math.isnan(result["predicted_popularity"][0])
-    assert result["predicted_popularity"][1:].isna().all()
-    assert list(result["predicted_popularity_reason"]) == [
-        "", "missing twitter_followers", "twitter_followers not a number"]
+    result = artists_bundle.predict_table(frame)  # a file is read as training read it
+    assert list(result.columns) == ["handle", "twitter_followers", "predicted_popularity"]
+    assert result["predicted_popularity"][1:].tolist() == pytest.approx([median] * 2, abs=1e-4)
+
+
+def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle, tmp_path):
+    rows = {"Cylinders": [4, None, "8"], "Displacement": [97, 350, None],
+            "Horsepower": [None, 165, 88], "Weight_in_lbs": [2130, None, 3000],
+            "Acceleration": [14.5, 12, None], "Origin": ["Japan", "Atlantis", ""]}
+    from_api = cars_bundle.predict(rows)
+    assert np.isfinite(from_api).all() and len(set(from_api.round(3))) == 3
+    import tensorflow as tf
+
+    from mlbridge.bundle import check_inputs
+    from mlbridge.model import tensors
+
+    saved = tf.saved_model.load(str(cars_bundle.path / "saved_model"))
+    feeds = tensors(check_inputs(rows, cars_bundle.metadata["inputs"]))
+    np.testing.assert_allclose(saved.serve(feeds).numpy().reshape(-1), from_api, rtol=1e-5)
+    text = {k: ["" if v is None else str(v) for v in vs] for k, vs in rows.items()}
+    table = tmp_path / "rows.csv"
+    pd.DataFrame({"Name": ["a", "b", "c"], **text}).to_csv(table, index=False)
+    result = run_cli("predict", str(cars_bundle.path), "--data", str(table), "--out", "-")
+    assert result.code == 0, result.stderr
+    written = pd.read_csv(io.StringIO(result.stdout))
+    np.testing.assert_allclose(written["predicted_Miles_per_Gallon"], from_api, rtol=1e-5)
+    one = run_cli("predict", str(cars_bundle.path), "Cylinders=4", "Displacement=97",
+                  "Weight_in_lbs=2130", "Acceleration=14.5", "Origin=Japan")
+    assert one.code == 0, one.stderr
+    assert float(one.stdout) == pytest.approx(from_api[0], abs=1e-4)  # Horsepower: missing
+
+
+def test_unseen_category_answers_as_the_training_average(penguins_bundle):
+    """A slot no training row used gets the frequency-weighted mean of the others' weights."""
+    assert penguins_bundle.metadata["model"]["unseen_slots"]["island"] == ["other", "missing"]
+    from mlbridge.features import CategoricalColumn, Column
+
+    island = Column.from_json(next(i for i in penguins_bundle.metadata["inputs"]
+                                   if i["name"] == "island"))
+    assert isinstance(island, CategoricalColumn)
+    base = {"species": "Adelie", "bill_length_mm": 40, "bill_depth_mm": 18,
+            "flipper_length_mm": 190, "sex": "male", "year": 2008}
+    def predict(islands: list) -> np.ndarray:
+        return penguins_bundle.predict({**{k: [v] * len(islands) for k, v in base.items()},
+                                        "island": islands})
+
+    known = predict(island.vocabulary)
+    unseen, missing = predict(["Atlantis", None])
+    assert unseen == pytest.approx(missing, abs=1e-3)
+    assert known.min() - 1e-3 <= unseen <= known.max() + 1e-3
+
+
+@pytest.mark.parametrize("fixture", ["cars_bundle", "penguins_bundle"])
+def test_linear_model_with_categories_reaches_least_squares(fixture, request):
+    metrics = request.getfixturevalue(fixture).metrics
+    assert metrics["test"]["mse"] <= 1.02 * metrics["baselines"]["least_squares"]["mse"]
+    assert metrics["by_value"]  # the report's error by category value
+
+
+def test_an_older_bundle_is_refused_with_a_way_out(artists_bundle, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    meta = {**artists_bundle.metadata, "schema_version": 1}
+    (old / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"older mlbridge .*schema 1") as raised:
+        mlbridge.load(old)
+    assert "train it again" in raised.value.hint
 
 
 @pytest.fixture
@@ -161,13 +242,11 @@ def test_cli_trains_and_predicts_on_a_table_with_other_columns(tmp_path):
     result = run_cli("train", str(path), "--target", "artist_popularity",
                      "--features", "followers", "--key", "name", "--out", str(out))
     assert result.code == 0, result.stderr
-    assert "403 rows read, 400 used" in result.stdout
-    assert "missing followers" in result.stdout and "followers not a number" in result.stdout
-    assert f"mlbridge predict {out} followers=1000" in " ".join(result.stdout.split())
+    assert "403 rows read, 402 used" in result.stdout  # gaps in a feature are imputed
+    assert re.search(rf"mlbridge predict {out} followers=\d+", " ".join(result.stdout.split()))
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["key"] == "name" and meta["data"]["sep"] == ";"
-    assert meta["data"]["rows_dropped"] == {"missing followers": 1, "followers not a number": 1,
-                                            "missing artist_popularity": 1}
+    assert meta["data"]["rows_dropped"] == {"missing artist_popularity": 1}
 
     one = run_cli("predict", str(out), "followers=250000")
     assert one.code == 0, one.stderr
@@ -178,13 +257,10 @@ def test_cli_trains_and_predicts_on_a_table_with_other_columns(tmp_path):
     rows.write_text("name,followers\nbig,250000\nbad,oops\nnone,\n")
     many = run_cli("predict", str(out), "--data", str(rows), "--out", str(tmp_path / "p.csv"))
     assert many.code == 0, many.stderr
-    assert "2 without a prediction" in many.stderr
     table = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
-    assert list(table.columns) == ["name", "followers", "predicted_artist_popularity",
-                                   "predicted_artist_popularity_reason"]
+    assert list(table.columns) == ["name", "followers", "predicted_artist_popularity"]
     assert float(table["predicted_artist_popularity"][0]) == pytest.approx(single, abs=1e-4)
-    assert list(table["predicted_artist_popularity_reason"]) == [
-        "", "followers not a number", "missing followers"]
+    assert table["predicted_artist_popularity"][1] == table["predicted_artist_popularity"][2]
 
 
 def test_report_with_plots_opens_from_disk(artists_bundle):

@@ -96,15 +96,19 @@ def test_served_files(live_server):
     assert status == 200 and len(body) > 1_000_000  # the runtime from node_modules, no CDN
 
 
+FOLLOWERS = [{"name": "twitter_followers", "input": "twitter_followers", "kind": "numeric"}]
+
+
 def test_store_is_rebuilt_only_when_the_data_changes(tmp_path):
     db = tmp_path / "records.sqlite"
-    build_store(ARTISTS, "handle", ["twitter_followers"], db)
+    build_store(ARTISTS, "handle", FOLLOWERS, db)
     first = db.stat().st_mtime_ns
-    build_store(ARTISTS, "handle", ["twitter_followers"], db)
+    build_store(ARTISTS, "handle", FOLLOWERS, db)
     assert db.stat().st_mtime_ns == first
     other = write_csv(tmp_path / "o.csv", "handle,twitter_followers\na,1\nb,x\n,5\n")
-    store = build_store(other, "handle", ["twitter_followers"], db)
-    assert store.count() == 1  # b has no number, the third row no key
+    store = build_store(other, "handle", FOLLOWERS, db)
+    assert store.count() == 2  # the third row has no key
+    assert store.get("b")["features"] == {"twitter_followers": None}  # missing: imputed later
     with sqlite3.connect(db) as conn:
         index = conn.execute("EXPLAIN QUERY PLAN SELECT key FROM records WHERE key >= 'a' "
                              "AND key < 'b' ORDER BY key").fetchall()
@@ -114,7 +118,15 @@ def test_store_is_rebuilt_only_when_the_data_changes(tmp_path):
 def test_store_is_rebuilt_when_the_key_changes(tmp_path):
     data = write_csv(tmp_path / "d.csv", "handle,name,twitter_followers\na,x,1\nb,y,2\n")
     db = tmp_path / "records.sqlite"
-    assert build_store(data, "handle", ["twitter_followers"], db).get("a") is not None
-    by_name = build_store(data, "name", ["twitter_followers"], db)
+    assert build_store(data, "handle", FOLLOWERS, db).get("a") is not None
+    by_name = build_store(data, "name", FOLLOWERS, db)
     assert by_name.get("a") is None and by_name.get("x")["features"] == {
         "twitter_followers": 1.0}
+
+
+def test_lookup_gives_categories_as_text_and_gaps_as_null(cars_server):
+    # "ford pinto" is in cars.csv six times; its first row has no Horsepower.
+    status, body, _ = get(f"{cars_server}/api/records/ford%20pinto")
+    assert status == 200
+    assert body["features"]["Origin"] == "USA" and body["features"]["Horsepower"] is None
+    assert body["features"]["Cylinders"] == 4.0

@@ -8,7 +8,9 @@ failed or interrupted run leaves the previous bundle exactly as it was.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -19,21 +21,103 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlbridge.dataset import parse_numbers
 from mlbridge.errors import DataError, UsageError
+from mlbridge.features import Column, graph_inputs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import keras
 
-SCHEMA_VERSION = 1
+#: 2: one named graph input per feature (numbers and categories), missing values.
+SCHEMA_VERSION = 2
 METADATA = "metadata.json"
 #: What of metadata.json the browser gets in web/metadata.json.
-WEB_KEYS = ("schema_version", "name", "created", "key", "inputs", "output", "graph", "model",
-            "standalone")
+WEB_KEYS = ("schema_version", "kind", "name", "created", "key", "inputs", "output", "graph",
+            "model", "standalone", "signature")
 #: Adds files to a bundle's staging directory; returns metadata sections it fills in.
 Writer = Callable[[Path, dict], dict]
+
+
+#: A number as every runtime accepts it in a string (JavaScript's `Number` is looser:
+#: "0x10", "1_000" and "Infinity" would differ between runtimes, so none takes them).
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _show(value: Any) -> str:
+    """A value as JavaScript's JSON.stringify shows it, so messages match across runtimes."""
+    if isinstance(value, float | np.floating) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, np.generic):
+        value = value.item()
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except TypeError:
+        return json.dumps(str(value))
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _number(name: str, value: Any) -> float:
+    if _is_missing(value):
+        return math.nan
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str) and NUMBER.match(value.strip()):
+        return float(value.strip())
+    raise DataError(f'feature "{name}" has a value that is not a number: {_show(value)}')
+
+
+def _category(name: str, value: Any) -> str:
+    if _is_missing(value):
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_) and math.isfinite(value):
+        number = float(value)
+        return str(int(number)) if number.is_integer() and abs(number) < 1e21 else repr(number)
+    raise DataError(f'feature "{name}" has a value that is not text or a number: '
+                    f"{_show(value)}")
+
+
+def check_inputs(inputs: Any, specs: list[dict]) -> dict[str, np.ndarray]:
+    """Check raw inputs against the model's features; return each graph input's values.
+
+    The rules are the same in `mlbridge.js` and `predict.mjs` (one table of cases in the
+    tests runs against all three): a value or a list of values per feature name; None,
+    NaN and "" mean missing; numbers may be given as text.
+    """
+    if not isinstance(inputs, Mapping | pd.DataFrame):
+        raise DataError("inputs must be an object mapping each feature name to its values",
+                        hint="for example {" + ", ".join(f'"{s["name"]}": [...]'
+                                                        for s in specs) + "}")
+    columns = {}
+    for spec in specs:
+        name = spec["name"]
+        if name not in inputs:
+            raise DataError(f'missing feature "{name}"',
+                            hint=f"the model needs: {', '.join(s['name'] for s in specs)}")
+        raw = inputs[name]
+        values = (list(raw) if isinstance(raw, list | tuple | np.ndarray | pd.Series)
+                  else [raw])
+        if spec["kind"] == "categorical":
+            columns[spec["input"]] = np.array([_category(name, v) for v in values],
+                                              dtype=object)
+        else:
+            columns[spec["input"]] = np.array([_number(name, v) for v in values],
+                                              dtype=np.float64)
+    if len({len(v) for v in columns.values()}) > 1:
+        raise DataError("every feature needs the same number of values",
+                        hint="give the same number of values for every feature")
+    return columns
 
 
 class Bundle:
@@ -50,6 +134,11 @@ class Bundle:
     @property
     def features(self) -> list[str]:
         return [spec["name"] for spec in self.metadata["inputs"]]
+
+    @property
+    def columns(self) -> list[Column]:
+        """The inputs as column objects (kind, vocabulary, training range)."""
+        return [Column.from_json(spec) for spec in self.metadata["inputs"]]
 
     @property
     def target(self) -> str:
@@ -69,62 +158,44 @@ class Bundle:
         return self._model
 
     def predict(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
-        """Predict in target units from raw feature values, one array per feature name.
+        """Predict in target units from raw feature values, one value or list per feature.
+
+        Missing values (None, NaN, "") are imputed by the model; a category it has never
+        seen counts as "other".
 
         >>> bundle.predict({"twitter_followers": [1_000, 2_000_000]})
         """
-        from mlbridge.model import predict
+        from mlbridge.heads import serving_values
 
-        return predict(self.model, self.feature_matrix(inputs))
-
-    def feature_matrix(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
-        """Check raw inputs and stack them into `[rows, features]` in the graph's order."""
-        columns = []
-        for name in self.features:
-            if name not in inputs:
-                raise DataError(f"missing feature '{name}'",
-                                hint=f"the model needs: {', '.join(self.features)}")
-            values = np.atleast_1d(np.asarray(inputs[name], dtype=object))
-            parsed, missing, not_numeric = parse_numbers(pd.Series(values.astype(str)))
-            if missing.any() or not_numeric.any():
-                bad = values[missing | not_numeric][0]
-                raise DataError(f"feature '{name}' has a value that is not a number: {bad!r}")
-            columns.append(parsed)
-        if len({len(c) for c in columns}) > 1:
-            raise DataError("features have different numbers of values",
-                            hint="give the same number of values for every feature")
-        return np.column_stack(columns)
+        return serving_values(self.model, check_inputs(inputs, self.metadata["inputs"]))[:, 0]
 
     def predict_table(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Add `predicted_<target>` (and a reason where a row cannot be used) to a table.
+        """Add `predicted_<target>` to a table of raw text, as read from a CSV.
 
-        A row with a missing or non-numeric feature gets an empty prediction and its
-        reason; it never stops the other rows.
+        Cells are read as training read them: empty cells and tokens such as `NA` are
+        missing, and so is a number that does not parse; every row gets a prediction.
         """
-        reasons = pd.Series("", index=frame.index, dtype=object)
-        columns = []
-        for name in self.features:
-            if name not in frame.columns:
-                raise DataError(f"column '{name}' not found; columns are: "
+        from mlbridge.heads import RegressionHead, serving_values
+
+        columns = self.columns
+        for column in columns:
+            if column.name not in frame.columns:
+                raise DataError(f"column '{column.name}' not found; columns are: "
                                 f"{', '.join(map(str, frame.columns))}",
                                 hint=f"the model needs: {', '.join(self.features)}")
-            values, missing, not_numeric = parse_numbers(frame[name])
-            reasons[(reasons == "") & missing] = f"missing {name}"
-            reasons[(reasons == "") & not_numeric] = f"{name} not a number"
-            columns.append(values)
-        usable = (reasons == "").to_numpy()
-        predictions = np.full(len(frame), np.nan)
-        if usable.any():
-            from mlbridge.model import predict
-
-            predictions[usable] = predict(self.model, np.column_stack(columns)[usable])
+        values = serving_values(self.model, graph_inputs(columns, frame))
+        head = RegressionHead.from_json(self.metadata["output"])
         out = frame.copy()
-        out[f"predicted_{self.target}"] = predictions
-        out[f"predicted_{self.target}_reason"] = reasons
+        for name, column in head.table_columns(values[:, 0]).items():
+            out[name] = column
         return out
 
     def update_metadata(self, **sections: Any) -> None:
-        """Set top-level sections (such as `parity`) in metadata.json and web/metadata.json."""
+        """Set top-level sections (such as `parity`) in metadata.json and web/metadata.json.
+
+        Each file is replaced atomically (written beside, then renamed), so a crash in
+        the middle never leaves a truncated contract.
+        """
         from mlbridge.report import write_report
 
         self.metadata.update(sections)
@@ -146,9 +217,12 @@ def load(path: str | Path) -> Bundle:
         metadata = json.loads(meta.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{meta} cannot be read: {exc}", hint="train the bundle again") from exc
-    if metadata.get("schema_version") != SCHEMA_VERSION:
-        raise DataError(f"{path} has bundle schema {metadata.get('schema_version')}, "
-                        f"this mlbridge reads {SCHEMA_VERSION}", hint="train the bundle again")
+    version = metadata.get("schema_version")
+    if version != SCHEMA_VERSION:
+        older = isinstance(version, int) and version < SCHEMA_VERSION
+        raise DataError(f"{path} was written by {'an older' if older else 'another'} mlbridge "
+                        f"(bundle schema {version}; this one reads {SCHEMA_VERSION})",
+                        hint=f"train it again: mlbridge train ... --out {path}")
     return Bundle(path, metadata)
 
 
@@ -158,7 +232,13 @@ def web_metadata(metadata: dict) -> dict:
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """Write JSON atomically: to a temporary file beside `path`, then rename over it."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def check_out(out: str | Path) -> Path:

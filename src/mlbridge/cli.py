@@ -123,7 +123,8 @@ def _metric_cells(values: dict[str, float]) -> tuple[str, str, str]:
              "  mlbridge train\n\n"
              "  mlbridge train spotify.csv --target artist_popularity --features followers "
              "--key name --out models/spotify\n\n"
-             "  mlbridge train data.csv --target y --features a,b --model dnn")
+             "  mlbridge train cars.csv --target Miles_per_Gallon --key Name\n\n"
+             "  mlbridge train data.csv --target y --features a,b --categorical b --model dnn")
 def train(
     data: Annotated[str | None, typer.Argument(
         help="CSV file or http(s) URL. Default: the bundled data/artists.csv.",
@@ -131,8 +132,12 @@ def train(
     target: Annotated[str | None, typer.Option(
         help="Column to predict. Default with the bundled data: popularity.")] = None,
     features: Annotated[str | None, typer.Option(
-        help="Input column(s), comma-separated. Default with the bundled data: "
-        "twitter_followers.")] = None,
+        help="Input column(s), comma-separated. Default: every column but the target and "
+        "the key, leaving out those that cannot help (ids, dates, constants).",
+        show_default=False)] = None,
+    categorical: Annotated[str | None, typer.Option(
+        help="Feature column(s) to treat as categories even if they hold numbers "
+        "(a text column always is one).", show_default=False)] = None,
     key: Annotated[str | None, typer.Option(
         help="Column naming each record (looked up by the page). Default with the bundled "
         "data: handle.")] = None,
@@ -161,14 +166,6 @@ def train(
     debug: Debug = False,
 ) -> None:
     """Train a model on a table and write a browser-ready bundle."""
-    from mlbridge.pipeline import DEFAULT_DATA
-
-    if data is None:  # the bundled dataset and its known columns
-        data = str(DEFAULT_DATA)
-        target = target or "popularity"
-        features = features or "twitter_followers"
-        key = key or "handle"
-        target_range = target_range or "0,100"
     reporter = CliReporter(quiet)
 
     def action() -> Any:
@@ -176,7 +173,8 @@ def train(
 
         try:
             return train_api(
-                data, target=target, features=_split_list(features), key=key, out=out_dir,
+                data, target=target, features=_split_list(features), key=key,
+                categorical=_split_list(categorical), out=out_dir,
                 model=model, transform=transform, epochs=epochs,
                 learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                 sep=_parse_sep(sep), target_range=_parse_range(target_range),
@@ -189,6 +187,8 @@ def train(
 
 
 def _print_summary(bundle: Any, quiet: bool) -> None:
+    from mlbridge.features import Column
+
     meta = bundle.metadata
     data, model, metrics = meta["data"], meta["model"], meta["metrics"]
     if quiet:
@@ -201,9 +201,15 @@ def _print_summary(bundle: Any, quiet: bool) -> None:
               f"{sum(dropped.values()):,} dropped")
     for reason, count in dropped.items():
         out.print(f"  {count:>8,}  {reason}")
-    features = ", ".join(f"{i['name']} ({i['transform']})" for i in meta["inputs"])
-    out.print(f"[bold]Model[/] {model['kind']} on {features}: {model['epochs_run']} epochs, "
-              f"best at {model['best_epoch']}")
+    used, total = len(meta["inputs"]), len(meta["inputs"]) + len(data["left_out"])
+    out.print(f"[bold]Inputs[/] {used} of {total} columns")
+    for spec in meta["inputs"]:
+        described = Column.from_json(spec).describe()
+        out.print(Text.assemble("  ", (spec["name"], "bold"), f"  {described}"))
+    for name, reason in data["left_out"].items():
+        out.print(Text.assemble("  ", (name, "dim"), f"  left out: {reason}"))
+    out.print(f"[bold]Model[/] {model['kind']}: {model['epochs_run']} epochs, best at "
+              f"{model['best_epoch']}")
     table = Table(title=f"Test metrics for {meta['output']['name']}", title_justify="left")
     for column in ("", "MSE", "MAE", "R²"):
         table.add_column(column, justify="right" if column else "left")
@@ -216,8 +222,16 @@ def _print_summary(bundle: Any, quiet: bool) -> None:
     size = sum(meta["files"].values())
     out.print(f"[bold]Wrote[/] {bundle.path}/ ({len(meta['files'])} files, {size / 1024:,.0f} KiB):"
               " metadata.json, model.keras, saved_model/, web/model.json")
-    example = f"{meta['inputs'][0]['name']}=1000"
-    out.print(f"[bold]Next[/]  mlbridge predict {bundle.path} {example}")
+    example = " ".join(_example(spec) for spec in meta["inputs"][:3])
+    out.print(Text.assemble(("Next", "bold"), f"  mlbridge predict {bundle.path} {example}"))
+
+
+def _example(spec: dict) -> str:
+    """`name=value` for the summary's example command, quoted for a shell when needed."""
+    import shlex
+
+    value = spec["vocabulary"][0] if spec["kind"] == "categorical" else f"{spec['fill']:g}"
+    return shlex.quote(f"{spec['name']}={value}")
 
 
 @app.command(epilog="Examples:\n\n"
@@ -254,7 +268,7 @@ def predict(
 
 
 def _predict_values(bundle: Any, pairs: list[str]) -> None:
-    inputs: dict[str, str] = {}
+    inputs: dict[str, str | None] = {}
     for pair in pairs:
         name, eq, value = pair.partition("=")
         if not eq:
@@ -264,8 +278,10 @@ def _predict_values(bundle: Any, pairs: list[str]) -> None:
             raise UsageError(f"'{name}' is not a feature of this model",
                              hint=f"the model needs: {', '.join(bundle.features)}")
         inputs[name] = value
+    for name in bundle.features:
+        inputs.setdefault(name, None)  # not given: missing, which the model imputes
     (prediction,) = bundle.predict(inputs)
-    given = ", ".join(f"{k}={v}" for k, v in inputs.items())
+    given = ", ".join(f"{k}={v}" for k, v in inputs.items() if v is not None)
     if out.is_terminal:
         out.print(f"{given} → [bold]{bundle.target} {prediction:.2f}[/]")
     else:
@@ -286,9 +302,7 @@ def _predict_file(bundle: Any, data: str, out_file: Path | None) -> None:
     partial = out_file.with_name(f".{out_file.name}.partial")
     result.to_csv(partial, index=False)
     partial.replace(out_file)
-    unusable = int((result.iloc[:, -1] != "").sum())
-    note = f" ({unusable:,} without a prediction, see the reason column)" if unusable else ""
-    err.print(f"wrote {len(result):,} rows to {out_file}{note}")
+    err.print(f"wrote {len(result):,} rows to {out_file}")
 
 
 DEFAULT_BUNDLE = Path("models/artists")
@@ -403,7 +417,7 @@ def demo(
     """Train on the bundled data if no model exists yet, then serve the page."""
     if not (DEFAULT_BUNDLE / "metadata.json").is_file():
         train(out_dir=DEFAULT_BUNDLE, debug=debug, data=None, target=None, features=None,
-              key=None, model="linear", transform="auto", epochs=500,
+              categorical=None, key=None, model="linear", transform="auto", epochs=500,
               learning_rate=None, batch_size=None, seed=0, sep=None, target_range=None,
               quantize="none", quiet=False)
     else:

@@ -8,11 +8,11 @@ asks of a model trained on fewer rows than the file has.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pandas as pd
 from mlbridge.errors import DataError, UsageError
 
 #: Cell values that mean "no value" (compared after stripping, case-insensitively).
-MISSING_TOKENS = frozenset({"", "none", "null", "nan", "-", "?"})
+MISSING_TOKENS = frozenset({"", "none", "null", "nan", "na", "n/a", "-", "?"})
 #: Delimiters tried, in order of preference, when none is given.
 DELIMITERS = (",", "\t", ";")
 #: Fewer usable rows than this cannot give a meaningful 80/20 split.
@@ -43,7 +43,13 @@ class Source:
 
 @dataclass(frozen=True)
 class Dataset:
-    """The cleaned table split into train and test, with the count of every dropped row."""
+    """The cleaned table split into train and test, with the count of every dropped row.
+
+    Feature columns stay text (stripped, "" where missing): what kind each one is
+    (number or category) is decided later, on the training split, by `features.py`.
+    `features` are the columns asked for, or every column but the target and the key
+    when none were (`features_given` tells which, since only asked-for columns may fail).
+    """
 
     train: pd.DataFrame
     test: pd.DataFrame
@@ -53,36 +59,29 @@ class Dataset:
     source: Source
     rows_read: int
     dropped: dict[str, int] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    features_given: bool = True
 
     @property
     def rows_used(self) -> int:
         return len(self.train) + len(self.test)
 
-    def drop_where(self, reason: str, rule: Callable[[pd.DataFrame], pd.Series]) -> Dataset:
-        """Drop rows of both splits for which `rule(frame)` is true, counted under `reason`.
-
-        Used for rules that depend on what was learnt from the training split (a log
-        transform cannot take negative values), so they cannot run before the split.
-        """
-        train_mask, test_mask = rule(self.train), rule(self.test)
-        count = int(train_mask.sum() + test_mask.sum())
-        if count == 0:
-            return self
-        dropped = {**self.dropped, reason: self.dropped.get(reason, 0) + count}
-        result = replace(
-            self, train=self.train[~train_mask], test=self.test[~test_mask], dropped=dropped
-        )
-        result.check_enough_rows()
-        return result
+    def with_features(self, features: list[str]) -> Dataset:
+        """The same rows with only these feature columns (those chosen as model inputs)."""
+        columns = [*([self.key] if self.key else []), *features, self.target]
+        return replace(self, train=self.train[columns], test=self.test[columns],
+                       features=list(features))
 
     def check_enough_rows(self) -> None:
+        """Fail when too few rows are left, with the hint of the reason that took most."""
         if self.rows_used < MIN_ROWS:
             reasons = ", ".join(f"{n} {why}" for why, n in self.dropped.items()) or "none"
             count = f"only {self.rows_used}" if self.rows_used else "no"
+            main = max(self.dropped, key=self.dropped.__getitem__) if self.dropped else None
             raise DataError(
                 f"{count} usable rows in {self.source.location} after cleaning "
                 f"(need at least {MIN_ROWS}; dropped: {reasons})",
-                hint="check the --target and --features columns hold numbers",
+                hint=self.hints.get(main, "pass a table with more rows"),
             )
 
 
@@ -145,22 +144,51 @@ def read_table(location: str | Path, sep: str | None = None) -> tuple[pd.DataFra
     return parse_table(*read_source(location), sep)
 
 
+def check_text(raw: bytes, where: str) -> None:
+    """Fail early on an empty, binary or non-UTF-8 file, looking at its start only."""
+    if not raw.strip():
+        raise DataError(f"{where} is empty", hint="pass a CSV file with a header row and data")
+    if looks_binary(raw[:65536]):
+        raise DataError(f"{where} is not a text file (it contains binary data)",
+                        hint="pass a CSV file (comma, tab or semicolon separated)")
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where} is not UTF-8 text (byte {exc.start} cannot be decoded)",
+                        hint="save the file as UTF-8 CSV and try again") from exc
+
+
+def read_header(raw: bytes, where: str, sep: str | None = None) -> tuple[list[str], str]:
+    """The column names and the delimiter, from the first lines only.
+
+    Everything the header alone can reveal (a missing column, a target that is also a
+    feature) is checked against this before the whole file is parsed: on a file of
+    millions of rows, a typo then costs milliseconds, not the parse.
+    """
+    check_text(raw, where)
+    if b"\n" not in raw.strip():
+        raise DataError(f"{where} has a header but no data rows",
+                        hint="add rows below the header line")
+    head = raw[:65536]
+    cut = head.rfind(b"\n") if len(raw) > len(head) else len(head)
+    text = _decode(head[:cut if cut > 0 else len(head)], where)
+    sep = sep or detect_sep(text)
+    first = text.splitlines()[0] if text.strip() else ""
+    header = next(csv.reader([first], delimiter=sep, skipinitialspace=True), [])
+    return [name.strip() for name in header], sep
+
+
 def parse_table(raw: bytes, where: str, sep: str | None = None) -> tuple[pd.DataFrame, Source]:
     """Parse the bytes of a delimited text table with every cell as a string.
 
     Cells stay strings so that cleaning can tell a missing value from a non-numeric one
     and count each, and so that a key column like "null" or "nan" survives untouched.
     """
-    if not raw.strip():
-        raise DataError(f"{where} is empty", hint="pass a CSV file with a header row and data")
-    if looks_binary(raw[:65536]):
-        raise DataError(f"{where} is not a text file (it contains binary data)",
-                        hint="pass a CSV file (comma, tab or semicolon separated)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{where} is not UTF-8 text (byte {exc.start} cannot be decoded)",
-                        hint="save the file as UTF-8 CSV and try again") from exc
+    check_text(raw, where)
+    text = _decode(raw, where)
     sep = sep or detect_sep(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
@@ -179,21 +207,38 @@ def parse_table(raw: bytes, where: str, sep: str | None = None) -> tuple[pd.Data
     return frame, source
 
 
+def missing_mask(column: pd.Series) -> np.ndarray:
+    """True where a cell is empty or a missing token (`NA`, `null`, `-`, ...)."""
+    return column.astype(str).str.strip().str.lower().isin(MISSING_TOKENS).to_numpy()
+
+
 def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn strings into float64, telling missing cells apart from non-numeric ones.
 
     Returns `(values, missing, not_numeric)`; values are NaN wherever either mask is set.
+    numpy's own conversion is tried first (ten times faster than `pd.to_numeric` on a
+    million strings); a column with a word in it takes the slower, forgiving path.
     """
     stripped = column.astype(str).str.strip()
     missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
-    values = pd.to_numeric(stripped.where(~missing), errors="coerce").to_numpy(dtype=np.float64)
+    text = stripped.to_numpy(dtype=object)
+    text[missing] = "nan"
+    try:
+        values = text.astype(np.float64)
+    except ValueError:
+        values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
     not_finite = ~np.isfinite(values)
     return np.where(not_finite, np.nan, values), missing, not_finite & ~missing
 
 
-def require_columns(frame: pd.DataFrame, names: list[str], option: str, where: str) -> None:
+def clean_text(column: pd.Series) -> pd.Series:
+    """Stripped text with every missing token turned into "" (the one missing value)."""
+    stripped = column.astype(str).str.strip()
+    return stripped.where(~stripped.str.lower().isin(MISSING_TOKENS), "")
+
+
+def require_columns(columns: list[str], names: list[str], option: str, where: str) -> None:
     """Fail with the list of real columns when an asked-for column is not there."""
-    columns = list(frame.columns)
     for name in names:
         if name not in columns:
             shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
@@ -201,42 +246,54 @@ def require_columns(frame: pd.DataFrame, names: list[str], option: str, where: s
                             hint=f"pass {option} with one of those names")
 
 
-def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None,
-          target_range: tuple[float, float] | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Keep rows with a numeric target and numeric features; count every drop by reason.
+#: What to do about each reason a row is dropped, said when too few rows are left.
+HINTS = {
+    "missing": "the --target column is empty in those rows; pick another --target",
+    "not a number": "check that the --target column holds numbers",
+    "outside": "widen --target-range, or leave it out to use the data's own range",
+    "exact duplicate row": "the file repeats the same rows; check how it was exported",
+}
 
-    Exact duplicate rows (every column equal) are dropped as well: they would count twice
-    in training and could sit on both sides of the split. Rows that merely share a key are
-    kept, since they are different records (see the README on repeated keys).
+
+def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None,
+          target_range: tuple[float, float] | None = None
+          ) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
+    """Keep rows with a numeric target; count every drop by reason, with a hint for each.
+
+    A missing or unparsable FEATURE value does not drop the row: the model imputes it
+    (inside its graph), so the browser can leave a field blank too. Exact duplicate rows
+    (every column equal) are dropped: they would count twice in training and could sit
+    on both sides of the split. Rows that merely share a key are kept, since they are
+    different records (see the README on repeated keys).
     """
     keep = np.ones(len(frame), dtype=bool)
     dropped: dict[str, int] = {}
+    hints: dict[str, str] = {}
 
-    def drop(mask: np.ndarray, reason: str) -> None:
+    def drop(mask: np.ndarray, reason: str, hint: str) -> None:
         nonlocal keep
         hit = mask & keep
         if hit.any():
             dropped[reason] = dropped.get(reason, 0) + int(hit.sum())
+            hints[reason] = hint
             keep &= ~hit
 
-    numbers: dict[str, np.ndarray] = {}
-    for name in [target, *features]:
-        values, missing, not_numeric = parse_numbers(frame[name])
-        drop(missing, f"missing {name}")
-        drop(not_numeric, f"{name} not a number")
-        numbers[name] = values
+    y, missing, not_numeric = parse_numbers(frame[target])
+    drop(missing, f"missing {target}", HINTS["missing"])
+    drop(not_numeric, f"{target} not a number", HINTS["not a number"])
     if target_range is not None:
         low, high = target_range
         with np.errstate(invalid="ignore"):
-            drop((numbers[target] < low) | (numbers[target] > high),
-                 f"{target} outside [{low:g}, {high:g}]")
-    drop(frame.duplicated(keep="first").to_numpy(), "exact duplicate row")
+            drop((y < low) | (y > high), f"{target} outside [{low:g}, {high:g}]",
+                 HINTS["outside"])
+    drop(frame.duplicated(keep="first").to_numpy(), "exact duplicate row",
+         HINTS["exact duplicate row"])
 
-    columns = {name: numbers[name][keep] for name in [*features, target]}
+    columns = {name: clean_text(frame[name]).to_numpy()[keep] for name in features}
+    columns[target] = y[keep]
     if key is not None:
         columns = {key: frame[key].to_numpy()[keep], **columns}
-    cleaned = pd.DataFrame(columns, index=np.flatnonzero(keep))
-    return cleaned, dropped
+    return pd.DataFrame(columns, index=np.flatnonzero(keep)), dropped, hints
 
 
 def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -246,14 +303,9 @@ def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame.iloc[order[n_test:]], frame.iloc[order[:n_test]]
 
 
-def load_dataset(location: str | Path, target: str | None, features: list[str] | None,
-                 key: str | None = None, sep: str | None = None, seed: int = 0,
-                 target_range: tuple[float, float] | None = None) -> Dataset:
-    """Read, validate, clean and split a table: the whole first stage in one call.
-
-    A `target` or `features` of None is an error that lists the table's columns, which
-    is the friendliest answer to "which column did you mean?".
-    """
+def check_options(target: str | None, features: list[str] | None, key: str | None,
+                  categorical: list[str] | None) -> None:
+    """Contradictions between the column options, found before the file is opened."""
     features = list(features or [])
     if target is not None and target in features:
         raise UsageError(f"'{target}' is both the target and a feature",
@@ -263,19 +315,45 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
                          hint="the key names records (like a handle); pick another --key")
     if len(set(features)) != len(features):
         raise UsageError("a feature is listed twice", hint="list each feature column once")
-    frame, source = read_table(location, sep)
-    for option, given in (("--target COL", target), ("--features COL[,COL...]", features)):
-        if not given:
-            raise UsageError(f"no {option.split()[0][2:]} given; the columns of "
-                             f"{source.location} are: {', '.join(frame.columns)}",
-                             hint=f"pass {option}")
-    require_columns(frame, [target], "--target", source.location)
-    require_columns(frame, features, "--features", source.location)
+    for name in categorical or []:
+        if name in (target, key) or (features and name not in features):
+            raise UsageError(f"--categorical '{name}' is not a feature",
+                             hint="name feature columns only"
+                             + (f": {', '.join(features)}" if features else ""))
+
+
+def load_dataset(location: str | Path, target: str | None, features: list[str] | None = None,
+                 key: str | None = None, sep: str | None = None, seed: int = 0,
+                 target_range: tuple[float, float] | None = None,
+                 categorical: list[str] | None = None) -> Dataset:
+    """Read, validate, clean and split a table: the whole first stage in one call.
+
+    No `features` means every column but the target and the key (the next stage leaves
+    out those that cannot help). Columns are checked against the header before the
+    file is parsed.
+    """
+    check_options(target, features, key, categorical)
+    raw, where = read_source(location)
+    columns, sep = read_header(raw, where, sep)
+    if not target:
+        raise UsageError(f"no target given; the columns of {where} are: {', '.join(columns)}",
+                         hint="pass --target COL")
+    require_columns(columns, [target], "--target", where)
+    require_columns(columns, list(features or []), "--features", where)
+    require_columns(columns, list(categorical or []), "--categorical", where)
     if key is not None:
-        require_columns(frame, [key], "--key", source.location)
-    cleaned, dropped = clean(frame, target, features, key, target_range)
+        require_columns(columns, [key], "--key", where)
+    given = bool(features)
+    features = list(features) if features else [c for c in columns if c not in (target, key)]
+    if not features:
+        raise DataError(f"{where} has no column besides the target"
+                        + (" and the key" if key else ""),
+                        hint="a model needs at least one input column")
+    frame, source = parse_table(raw, where, sep)
+    cleaned, dropped, hints = clean(frame, target, features, key, target_range)
     train, test = split(cleaned, seed)
-    dataset = Dataset(train=train, test=test, features=list(features), target=target, key=key,
-                      source=source, rows_read=len(frame), dropped=dropped)
+    dataset = Dataset(train=train, test=test, features=features, target=target, key=key,
+                      source=source, rows_read=len(frame), dropped=dropped, hints=hints,
+                      features_given=given)
     dataset.check_enough_rows()
     return dataset

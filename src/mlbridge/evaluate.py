@@ -1,14 +1,15 @@
-"""Score predictions on the test split, beside two baselines on the same split.
+"""Score predictions on the test split, beside baselines on the same split.
 
 A metric alone says little: an R² of 0.3 is good or bad only next to what predicting
-the mean and a closed-form line on the same features achieve.
+the mean and a closed-form fit on the same encoded features achieve.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterable
 
-from mlbridge.features import FeatureSpec, transform_values
+import numpy as np
+import pandas as pd
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -24,31 +25,39 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
-def least_squares(specs: list[FeatureSpec], x_train: np.ndarray, y_train: np.ndarray,
-                  x_test: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
-    """Closed-form least squares on the transformed features, clipped like the model.
+def _design(x: np.ndarray) -> np.ndarray:
+    return np.hstack([np.asarray(x, dtype=np.float64), np.ones((len(x), 1))])
+
+
+def least_squares(train_blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+                  test_blocks: Iterable[np.ndarray], clip: tuple[float, float]) -> np.ndarray:
+    """Closed-form least squares on the encoded features, clipped like the model.
 
     This is the optimum the linear model is trying to reach by gradient descent, so the
-    two should agree within a couple of percent.
+    two should agree within a couple of percent. Blocks are `(x, y)` chunks of encoded
+    rows: the normal equations are accumulated chunk by chunk, so a million rows with a
+    one-hot category fit in memory. The minimum-norm solution copes with one-hot
+    columns that are collinear with the intercept.
     """
-    def design(x: np.ndarray) -> np.ndarray:
-        t = transform_values(specs, x)
-        return np.hstack([t, np.ones((len(t), 1))])
+    gram = moment = None
+    for x, y in train_blocks:
+        block = _design(x)
+        gram = block.T @ block if gram is None else gram + block.T @ block
+        partial = block.T @ np.asarray(y, dtype=np.float64)
+        moment = partial if moment is None else moment + partial
+    coef = np.linalg.pinv(gram, hermitian=True) @ moment
+    return np.concatenate([np.clip(_design(x) @ coef, *clip) for x in test_blocks])
 
-    coef, *_ = np.linalg.lstsq(design(x_train), y_train, rcond=None)
-    return np.clip(design(x_test) @ coef, *clip)
 
+def errors_by_value(labels: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                    limit: int = 30) -> list[dict]:
+    """Test error per category value (the most frequent `limit` values), worst first.
 
-def evaluate(specs: list[FeatureSpec], x_train: np.ndarray, y_train: np.ndarray,
-             x_test: np.ndarray, y_test: np.ndarray, y_pred: np.ndarray,
-             clip: tuple[float, float]) -> dict[str, dict]:
-    """Return `{"test": metrics, "baselines": {"mean": ..., "least_squares": ...}}`."""
-    mean_pred = np.full(len(y_test), float(np.mean(y_train)))
-    return {
-        "test": regression_metrics(y_test, y_pred),
-        "baselines": {
-            "mean": regression_metrics(y_test, mean_pred),
-            "least_squares": regression_metrics(
-                y_test, least_squares(specs, x_train, y_train, x_test, clip)),
-        },
-    }
+    A model can be good on average and poor for one category; this is where a person
+    sees which.
+    """
+    frame = pd.DataFrame({"value": labels, "error": np.abs(np.asarray(y_true) - y_pred)})
+    groups = frame.groupby("value", sort=False)["error"].agg(["size", "mean"])
+    groups = groups.sort_values("size", ascending=False).iloc[:limit]
+    return [{"value": str(value), "test_rows": int(row["size"]), "mae": float(row["mean"])}
+            for value, row in groups.sort_values("mean", ascending=False).iterrows()]

@@ -2,7 +2,7 @@
 
 Importing this module imports TensorFlow; only the training and loading code does so.
 Both layers use only ops that the TF.js converter and runtime support
-(Log1p, Maximum, Minimum, Mul, AddV2, Sub).
+(IsNan, SelectV2, Log1p, Maximum, Minimum, Sub, RealDiv, Cast, ConcatV2).
 """
 
 from __future__ import annotations
@@ -14,24 +14,36 @@ ops = keras.ops
 
 
 @keras.saving.register_keras_serializable(package="mlbridge")
-class LogTransform(keras.layers.Layer):
-    """`log1p(max(x, 0))` on the features where `mask` is 1; the others pass through.
+class NumericEncoding(keras.layers.Layer):
+    """One raw number `[batch, 1]` (NaN = missing) → its encoding `[batch, 1 or 2]`.
 
-    Clamping at 0 means a negative raw value (which training never saw for a log
-    feature) gives the prediction for 0 instead of NaN.
+    missing → `fill`; optional `log1p(max(x, 0))`; `(x - mean) / std`; then, when
+    training had gaps, a second column that is 1 where the value was missing. Clamping
+    at 0 before the log means a negative raw value gives the prediction for 0, not NaN.
     """
 
-    def __init__(self, mask: list[float], **kwargs) -> None:
+    def __init__(self, fill: float, log: bool, mean: float, std: float, indicator: bool,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.mask = [float(m) for m in mask]
+        self.fill, self.log, self.indicator = float(fill), bool(log), bool(indicator)
+        self.mean, self.std = float(mean), float(std)
 
     def call(self, x):
-        mask = ops.convert_to_tensor(self.mask, dtype=x.dtype)
-        logged = ops.log1p(ops.maximum(x, 0.0))
-        return logged * mask + x * (1.0 - mask)
+        missing = ops.isnan(x)
+        h = ops.where(missing, ops.cast(self.fill, x.dtype), x)
+        if self.log:
+            h = ops.log1p(ops.maximum(h, 0.0))
+        h = (h - self.mean) / self.std
+        if self.indicator:
+            h = ops.concatenate([h, ops.cast(missing, x.dtype)], axis=-1)
+        return h
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 if self.indicator else 1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "mask": self.mask}
+        return {**super().get_config(), "fill": self.fill, "log": self.log, "mean": self.mean,
+                "std": self.std, "indicator": self.indicator}
 
 
 @keras.saving.register_keras_serializable(package="mlbridge")

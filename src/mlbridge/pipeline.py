@@ -17,11 +17,25 @@ import numpy as np
 from mlbridge.bundle import SCHEMA_VERSION, Bundle, check_out, write_bundle
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import UsageError
-from mlbridge.features import TRANSFORMS, choose_transforms
-from mlbridge.model import DEFAULT_EPOCHS, PATIENCE, VALIDATION_SPLIT, TrainingConfig
+from mlbridge.evaluate import errors_by_value
+from mlbridge.features import (
+    TRANSFORMS,
+    CategoricalColumn,
+    EncodedSplits,
+    choose_columns,
+    graph_inputs,
+)
+from mlbridge.heads import RegressionHead
+from mlbridge.model import DEFAULT_EPOCHS, STOPPING, VALIDATION_SPLIT, TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT / "data" / "artists.csv"
+#: What `train()` with no data uses: the bundled table and its known columns.
+BUNDLED = {"target": "popularity", "features": ["twitter_followers"], "key": "handle",
+           "target_range": (0.0, 100.0)}
+#: At most this many test rows are kept in the bundle (test.csv) for verify and reports;
+#: the metrics are always computed on the whole test split.
+TEST_SAMPLE_ROWS = 2000
 
 
 class Reporter(Protocol):
@@ -53,21 +67,32 @@ def versions() -> dict[str, str]:
     return found
 
 
-def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
-          features: list[str] | None = ("twitter_followers",), key: str | None = None,
-          out: str | Path = "models/artists", model: str = "linear", transform: str = "auto",
-          epochs: int = DEFAULT_EPOCHS, learning_rate: float | None = None,
-          batch_size: int | None = None, seed: int = 0, sep: str | None = None,
-          target_range: tuple[float, float] | None = None, quantize: str = "none",
-          reporter: Reporter | None = None) -> Bundle:
+def train(data: str | Path | None = None, target: str | None = None,
+          features: list[str] | None = None, key: str | None = None,
+          categorical: list[str] | None = None, out: str | Path = "models/artists",
+          model: str = "linear", transform: str = "auto", epochs: int = DEFAULT_EPOCHS,
+          learning_rate: float | None = None, batch_size: int | None = None, seed: int = 0,
+          sep: str | None = None, target_range: tuple[float, float] | None = None,
+          quantize: str = "none", reporter: Reporter | None = None) -> Bundle:
     """Train a model on a table and write its bundle (Keras, SavedModel, TF.js) to `out`.
 
-    >>> bundle = train("data/artists.csv", target="popularity",
-    ...                features=["twitter_followers"], out="models/artists")
+    With no `data`, trains on the bundled artists table (target popularity from
+    twitter_followers). With `data` and no `features`, every column but the target and
+    the key is a candidate; those that cannot help are left out, each with its reason
+    in `metadata["data"]["left_out"]`.
+
+    >>> bundle = train("data/cars.csv", target="Miles_per_Gallon", key="Name",
+    ...                out="models/cars")
     >>> bundle.metrics["test"]["r2"]
     """
     from mlbridge.export.tfjs import QUANTIZATIONS
 
+    if data is None:
+        data = DEFAULT_DATA
+        target = target or BUNDLED["target"]
+        features = features or BUNDLED["features"]
+        key = key or BUNDLED["key"]
+        target_range = target_range or BUNDLED["target_range"]
     progress = reporter or Silent()
     config = TrainingConfig(kind=model, epochs=epochs, learning_rate=learning_rate,
                             batch_size=batch_size, seed=seed)
@@ -81,17 +106,15 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     out = check_out(out)
 
     progress.stage(f"Reading {data}")
-    dataset = load_dataset(data, target, features, key, sep, seed, target_range)
-    specs = choose_transforms(dataset.train, dataset.features, transform)
-    for spec in specs:
-        if spec.transform == "log":
-            dataset = dataset.drop_where(f"negative {spec.name} (log transform)",
-                                         lambda frame, name=spec.name: frame[name] < 0)
-    x_train = dataset.train[dataset.features].to_numpy(dtype=np.float64)
+    dataset = load_dataset(data, target, features, key, sep, seed, target_range, categorical)
+    choice = choose_columns(dataset, categorical, transform)
+    columns = choice.columns
+    dataset = dataset.with_features([c.name for c in columns])
     y_train = dataset.train[dataset.target].to_numpy(dtype=np.float64)
-    x_test = dataset.test[dataset.features].to_numpy(dtype=np.float64)
     y_test = dataset.test[dataset.target].to_numpy(dtype=np.float64)
-    clip = target_range or (float(y_train.min()), float(y_train.max()))
+    head = RegressionHead.fit(dataset.target, y_train, target_range)
+    x_train = graph_inputs(columns, dataset.train)
+    x_test = graph_inputs(columns, dataset.test)
 
     progress.stage("Loading TensorFlow")
     from mlbridge._tf import quiet_tensorflow
@@ -99,36 +122,43 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
     quiet_tensorflow()  # ~10 s on a small machine: its own stage, so the wait is explained
     from mlbridge import model as model_stage
     from mlbridge import report as report_stage
-    from mlbridge.evaluate import evaluate
     from mlbridge.export.standalone import write_standalone
     from mlbridge.export.tfjs import write_tfjs
+    from mlbridge.heads import serving_values
 
-    progress.stage(f"Training {config.kind} model on {len(x_train):,} rows")
-    trained = model_stage.fit(specs, x_train, y_train, config, clip, on_epoch=progress.epoch)
+    progress.stage(f"Training {config.kind} model on {len(y_train):,} rows")
+    trained = model_stage.fit(columns, x_train, y_train, head, config, on_epoch=progress.epoch)
     resolved = trained.config
-    metrics = evaluate(specs, x_train, y_train, x_test, y_test,
-                       model_stage.predict(trained.serving, x_test), clip)
+    predicted = serving_values(trained.serving, x_test)[:, 0]
+    encoded = EncodedSplits(columns, x_train, x_test, y_train, y_test)
+    metrics = {"test": head.metrics(y_test, predicted), "baselines": head.baselines(encoded),
+               "by_value": {c.name: errors_by_value(c.labels(x_test[c.input]), y_test, predicted)
+                            for c in columns if isinstance(c, CategoricalColumn)}}
+    sample = dataset.test.sample(min(len(dataset.test), TEST_SAMPLE_ROWS), random_state=seed)
 
     metadata = {
         "schema_version": SCHEMA_VERSION,
+        "kind": "trained",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "key": dataset.key,
         "data": {
             "source": dataset.source.location, "sha256": dataset.source.sha256,
             "bytes": dataset.source.size_bytes, "sep": dataset.source.sep,
             "rows_read": dataset.rows_read, "rows_used": dataset.rows_used,
-            "rows_dropped": dataset.dropped, "rows_train": len(x_train),
-            "rows_test": len(x_test), "split_seed": seed,
+            "rows_dropped": dataset.dropped, "rows_train": len(y_train),
+            "rows_test": len(y_test), "split_seed": seed, "left_out": choice.left_out,
+            "test_sample": {"file": "test.csv", "rows": len(sample), "of": len(y_test),
+                            "how": f"uniform sample without replacement, seed {seed}, at "
+                                   f"most {TEST_SAMPLE_ROWS:,} rows"},
         },
-        "inputs": [spec.to_json() for spec in specs],
-        "output": {"name": dataset.target, "min": clip[0], "max": clip[1],
-                   "declared_range": list(target_range) if target_range else None},
+        "inputs": [column.to_json() for column in columns],
+        "output": head.to_json(),
         "model": {
             "kind": resolved.kind, "learning_rate": resolved.learning_rate,
             "batch_size": resolved.batch_size, "epoch_cap": resolved.epochs,
             "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
-            "early_stopping_patience": PATIENCE, "validation_split": VALIDATION_SPLIT,
-            "seed": seed, "target_mean": trained.target_mean, "target_std": trained.target_std,
+            "early_stopping": STOPPING[resolved.kind], "validation_split": VALIDATION_SPLIT,
+            "seed": seed, "unseen_slots": trained.unseen_slots,
         },
         "metrics": metrics,
         "history": trained.history,
@@ -136,16 +166,15 @@ def train(data: str | Path = DEFAULT_DATA, target: str | None = "popularity",
         "versions": versions(),
     }
     progress.stage("Exporting SavedModel, TF.js graph model, predict.mjs and the report")
-    test_rows = dataset.test[[*([dataset.key] if dataset.key else []), *dataset.features,
-                              dataset.target]]
 
     def write_test_rows(directory: Path, _metadata: dict) -> dict:
-        test_rows.to_csv(directory / "test.csv", index=False)
+        sample.to_csv(directory / "test.csv", index=False)
         return {}
 
     def write_report(directory: Path, meta: dict) -> dict:
         report_stage.write_plots(directory, meta, dataset.train, dataset.test,
-                                 lambda x: model_stage.predict(trained.serving, x))
+                                 lambda frame: serving_values(
+                                     trained.serving, graph_inputs(columns, frame))[:, 0])
         report_stage.write_report(directory, meta)
         return {}
 

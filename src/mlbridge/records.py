@@ -4,27 +4,30 @@ The page asks "what are taylorswift13's followers?" before it can predict. The a
 comes from a real SQLite file built once from the table, indexed on the key so exact
 lookups and prefix searches for autocomplete stay fast on a million rows.
 
-Repeated keys: the FIRST row of the file with a usable value for every feature wins.
-That rule is simple to explain and stable when rows are appended.
+Repeated keys: the FIRST row of the file with that key wins. That rule is simple to
+explain and stable when rows are appended. Feature values may be missing (NULL): the
+model imputes them, as it does for a blank field on the page.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from mlbridge.dataset import parse_numbers, parse_table, read_source, require_columns
+from mlbridge.dataset import parse_table, read_source, require_columns
 from mlbridge.errors import DataError
 
 MAX_KEY_LENGTH = 200
 MAX_LIMIT = 50
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = "3"
 
 
 class RecordStore:
@@ -46,7 +49,7 @@ class RecordStore:
             self._local.conn = conn
         return conn
 
-    def get(self, key: str) -> dict[str, float] | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         """Feature values of the record with this key (case-insensitive), or None."""
         columns = ", ".join(f"f{i}" for i in range(len(self.features)))
         row = self._connection().execute(
@@ -66,40 +69,48 @@ class RecordStore:
         return self._connection().execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
-def build_store(data: str | Path, key: str, features: list[str], path: Path,
+def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
                 sep: str | None = None) -> RecordStore:
-    """Build (or reuse, if built from the same bytes, key and features) the SQLite file.
+    """Build (or reuse, if built from the same bytes, key and inputs) the SQLite file.
 
+    `inputs` are the bundle's input specs: a numeric feature is stored as REAL, a
+    categorical one as TEXT, each NULL where missing, read exactly as training read them.
     Freshness is checked on the raw bytes before any parsing, so restarting a server on a
     large unchanged file costs a hash, not a parse. The file is written beside its final
     name and renamed into place, so a server stopped halfway leaves no half-built file.
     """
+    from mlbridge.features import Column
+
+    features = [spec["name"] for spec in inputs]
     raw, where = read_source(data)
-    built_from = _fingerprint(hashlib.sha256(raw).hexdigest(), key, features)
+    built_from = _fingerprint(hashlib.sha256(raw).hexdigest(), key, inputs)
     if path.exists() and _built_from(path) == built_from:
         return RecordStore(path, features)
     frame, source = parse_table(raw, where, sep)
-    require_columns(frame, [key], "--key", source.location)
-    require_columns(frame, features, "the bundle's features", source.location)
+    columns = list(frame.columns)
+    require_columns(columns, [key], "--key", source.location)
+    require_columns(columns, features, "the bundle's features", source.location)
     keys = frame[key].astype(str).str.strip().to_numpy()
     usable = (keys != "") & np.array([len(k) <= MAX_KEY_LENGTH for k in keys])
-    values = []
-    for name in features:
-        parsed, missing, not_numeric = parse_numbers(frame[name])
-        usable &= ~(missing | not_numeric)
-        values.append(parsed)
     if not usable.any():
-        raise DataError(f"no row of {source.location} has a key and numeric features",
-                        hint=f"check the --key column ('{key}') and the features")
-    rows = zip(keys[usable].tolist(), *(v[usable].tolist() for v in values), strict=True)
+        raise DataError(f"no row of {source.location} has a key",
+                        hint=f"check the --key column ('{key}')")
+    values = []
+    for spec in inputs:
+        column = Column.from_json(spec)
+        parsed = column.values(frame[spec["name"]])[usable]
+        values.append([None if (v == "" if column.kind == "categorical" else math.isnan(v))
+                       else v for v in parsed.tolist()])
+    rows = zip(keys[usable].tolist(), *values, strict=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
-    columns = ", ".join(f"f{i} REAL NOT NULL" for i in range(len(features)))
+    types = ", ".join(f"f{i} {'TEXT' if spec['kind'] == 'categorical' else 'REAL'}"
+                      for i, spec in enumerate(inputs))
     marks = ", ".join("?" * (len(features) + 1))
     with sqlite3.connect(partial) as conn:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute(f"CREATE TABLE records (key TEXT PRIMARY KEY COLLATE NOCASE, {columns})")
+        conn.execute(f"CREATE TABLE records (key TEXT PRIMARY KEY COLLATE NOCASE, {types})")
         conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
         conn.executemany(f"INSERT OR IGNORE INTO records VALUES ({marks})", rows)
         conn.executemany("INSERT INTO meta VALUES (?, ?)",
@@ -120,6 +131,6 @@ def _built_from(path: Path) -> str | None:
     return found.get("built_from") if found.get("schema") == _SCHEMA_VERSION else None
 
 
-def _fingerprint(sha256: str, key: str, features: list[str]) -> str:
-    """What a database was built from: the data's bytes, the key and the features."""
-    return json.dumps([sha256, key, features])
+def _fingerprint(sha256: str, key: str, inputs: list[dict]) -> str:
+    """What a database was built from: the data's bytes, the key and each input's kind."""
+    return json.dumps([sha256, key, [[i["name"], i["kind"]] for i in inputs]])

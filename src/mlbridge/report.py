@@ -31,12 +31,14 @@ def _pyplot():
 
 
 def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.DataFrame,
-                predict: Callable[[np.ndarray], np.ndarray]) -> None:
-    """Draw plots/loss.png, plots/fit.png and plots/residuals.png into `directory`."""
+                predict: Callable[[pd.DataFrame], np.ndarray]) -> None:
+    """Draw plots/loss.png, plots/fit.png and plots/residuals.png into `directory`.
+
+    `predict` takes a table of raw values (the feature columns) and returns predictions.
+    """
     plt = _pyplot()
     plots = directory / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    features = [spec["name"] for spec in metadata["inputs"]]
     target = metadata["output"]["name"]
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -44,36 +46,37 @@ def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.D
         values = metadata["history"].get(key, [])
         ax.plot(range(1, len(values) + 1), values, label=label)
     ax.axvline(metadata["model"]["best_epoch"], color="grey", linestyle=":", label="best epoch")
-    ax.set(xlabel="epoch", ylabel="MSE (standardized target)", title=PLOTS["loss"])
+    ax.set(xlabel="epoch", ylabel="loss", title=PLOTS["loss"])
     ax.legend()
     _save(fig, plots / "loss.png")
 
     sample = test.sample(min(len(test), MAX_POINTS), random_state=0)
-    x_test = sample[features].to_numpy(dtype=np.float64)
     y_test = sample[target].to_numpy(dtype=np.float64)
+    predicted = predict(sample)
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    if len(features) == 1:
-        spec = metadata["inputs"][0]
+    spec = metadata["inputs"][0]
+    if len(metadata["inputs"]) == 1 and spec["kind"] == "numeric":
         shown = train.sample(min(len(train), MAX_POINTS), random_state=0)
-        ax.scatter(shown[spec["name"]], shown[target], s=6, alpha=0.3, label="training rows")
-        ax.scatter(x_test[:, 0], y_test, s=6, alpha=0.5, label="test rows")
+        x_train = pd.to_numeric(shown[spec["name"]], errors="coerce")
+        x_test = pd.to_numeric(sample[spec["name"]], errors="coerce")
+        ax.scatter(x_train, shown[target], s=6, alpha=0.3, label="training rows")
+        ax.scatter(x_test, y_test, s=6, alpha=0.5, label="test rows")
         log = spec["transform"] == "log"
         low, high = max(spec["min"], 1.0) if log else spec["min"], spec["max"]
         grid = np.geomspace(low, high, 200) if log else np.linspace(low, high, 200)
-        ax.plot(grid, predict(grid[:, None]), color="black", label="model")
+        ax.plot(grid, predict(pd.DataFrame({spec["name"]: grid})), color="black",
+                label="model")
         if log:
             ax.set_xscale("log")
         ax.set(xlabel=f"{spec['name']}" + (" (log scale)" if log else ""), ylabel=target)
-    else:  # several inputs: no single x axis, so predicted against actual
-        ax.scatter(y_test, predict(x_test), s=6, alpha=0.5)
+        ax.legend()
+    else:  # several inputs, or a category: no single x axis, so predicted against actual
+        ax.scatter(y_test, predicted, s=6, alpha=0.5)
         ax.plot([y_test.min(), y_test.max()], [y_test.min(), y_test.max()], color="black")
         ax.set(xlabel=f"actual {target}", ylabel=f"predicted {target}")
     ax.set_title(PLOTS["fit"])
-    if len(features) == 1:
-        ax.legend()
     _save(fig, plots / "fit.png")
 
-    predicted = predict(x_test)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.scatter(predicted, y_test - predicted, s=6, alpha=0.5)
     ax.axhline(0, color="black")
@@ -125,10 +128,26 @@ border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text
 img{max-width:100%;border:1px solid #eee}code{background:#f2f2f2;padding:0 0.2rem}"""
 
 
+def _inputs_section(metadata: dict) -> str:
+    """One row per input (what it is, what training saw), then each category's errors."""
+    from mlbridge.features import Column
+
+    rows = [[spec["name"], Column.from_json(spec).describe()] for spec in metadata["inputs"]]
+    rows += [[name, f"left out: {reason}"]
+             for name, reason in metadata["data"].get("left_out", {}).items()]
+    parts = [_table(["column", "how the model reads it"], rows)]
+    for name, values in metadata["metrics"].get("by_value", {}).items():
+        parts.append(f"<h3>{html.escape(name)}: test error by value</h3>")
+        parts.append(_table(["value", "test rows", "MAE"],
+                            [[v["value"], f"{v['test_rows']:,}", f"{v['mae']:.2f}"]
+                             for v in values]))
+    return "".join(parts)
+
+
 def render_html(metadata: dict) -> str:
     """The report as one HTML page; plots are referenced as plots/*.png beside it."""
     data, model = metadata["data"], metadata["model"]
-    inputs = ", ".join(f"{i['name']} ({i['transform']})" for i in metadata["inputs"])
+    inputs = ", ".join(i["name"] for i in metadata["inputs"])
     dropped = [[reason, f"{count:,}"] for reason, count in data["rows_dropped"].items()]
     cleaning = _table(["", "rows"], [["read", f"{data['rows_read']:,}"], *dropped,
                                      ["used", f"{data['rows_used']:,}"],
@@ -146,6 +165,8 @@ def render_html(metadata: dict) -> str:
 {html.escape(model['kind'])} model: {model['epochs_run']} epochs, best at {model['best_epoch']},
 batch size {model['batch_size']}, learning rate {model['learning_rate']:g}.
 Trained {html.escape(metadata['created'])} on <code>{html.escape(data['source'])}</code>.</p>
+<h2>Inputs</h2>
+{_inputs_section(metadata)}
 <h2>Test metrics</h2>
 {_table(["model", "MSE", "MAE", "R²"], _metric_rows(metadata))}
 <h2>Cleaning</h2>

@@ -162,7 +162,8 @@ def open_records(bundle: Bundle, data: str | Path | None = None,
         return None
     source = data or bundle.metadata["data"]["source"]
     sep = None if data else bundle.metadata["data"].get("sep")
-    return build_store(source, key, bundle.features, bundle.path / "records.sqlite", sep)
+    return build_store(source, key, bundle.metadata["inputs"], bundle.path / "records.sqlite",
+                       sep)
 
 
 class BackgroundServer:

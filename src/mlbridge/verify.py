@@ -1,8 +1,8 @@
 """Check that the browser gives Python's answers, for every way the bundle can run.
 
 Runs: TF.js in headless Chromium (webgl and cpu backends), the standalone predict.mjs in
-Chromium, and predict.mjs in Node.js. Inputs are the bundle's test rows plus edge values
-(the smallest and largest seen, 0 and 1, ten times the largest). Python's reference is
+Chromium, and predict.mjs in Node.js. Inputs are the bundle's test sample plus edge rows
+for every feature (extreme numbers, unseen categories, missing values). Python's reference is
 the unquantized SavedModel, the very graph that was converted, so any difference is the
 converter's, the quantization's or the runtime's doing.
 """
@@ -10,6 +10,7 @@ converter's, the quantization's or the runtime's doing.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlbridge.bundle import Bundle, load
+from mlbridge.bundle import Bundle, check_inputs, load
 from mlbridge.errors import VerifyError
+from mlbridge.features import CategoricalColumn
 
 BACKENDS = ("webgl", "cpu")
 RTOL, ATOL = 1e-4, 1e-3
@@ -38,26 +40,43 @@ async ({ url, options, columns }) => {
 """
 
 
-def parity_inputs(bundle: Bundle) -> np.ndarray:
-    """Test rows plus, per feature, edge values with the other features at their median."""
-    test = pd.read_csv(bundle.path / "test.csv")
-    x = test[bundle.features].to_numpy(dtype=np.float64)
-    rows = [x]
-    medians = np.median(x, axis=0) if len(x) else np.zeros(len(bundle.features))
-    for j, spec in enumerate(bundle.metadata["inputs"]):
-        edges = np.tile(medians, (5, 1))
-        edges[:, j] = [spec["min"], spec["max"], 0.0, 1.0, 10 * spec["max"]]
-        rows.append(edges)
-    return np.vstack(rows)
+#: A category value no training row had: it must take the out-of-vocabulary slot.
+UNSEEN = "(a value never seen in training)"
 
 
-def python_predictions(bundle: Bundle, x: np.ndarray) -> np.ndarray:
+def parity_inputs(bundle: Bundle) -> dict[str, list]:
+    """Raw inputs by feature: the test sample, then edge rows for every feature.
+
+    Edge rows hold the other features at a typical value (median, most frequent) and
+    vary one: for a number its smallest and largest seen, 0, 1, ten times the largest,
+    and missing; for a category its most frequent values, an unseen value, and missing.
+    Missing is None for a number and "" for a category, as the clients send them.
+    """
+    columns = bundle.columns
+    test = pd.read_csv(bundle.path / "test.csv", dtype=str, keep_default_na=False)
+    rows = {c.name: list(c.values(test[c.name])) for c in columns}
+    typical = {c.name: (c.vocabulary[0] if isinstance(c, CategoricalColumn) else c.fill)
+               for c in columns}
+    for column in columns:
+        if isinstance(column, CategoricalColumn):
+            edges = [*column.vocabulary[:3], UNSEEN, ""]
+        else:
+            edges = [column.min, column.max, 0.0, 1.0, 10 * column.max, math.nan]
+        for name in rows:
+            rows[name].extend(edges if name == column.name else [typical[name]] * len(edges))
+    return {name: [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+            for name, values in rows.items()}
+
+
+def python_predictions(bundle: Bundle, inputs: dict[str, list]) -> np.ndarray:
     """Predictions of the exported SavedModel (not the Keras object) for raw inputs."""
     from mlbridge._tf import quiet_tensorflow
+    from mlbridge.model import tensors
 
     tf, _ = quiet_tensorflow()
     saved = tf.saved_model.load(str(bundle.path / "saved_model"))
-    return saved.serve(tf.constant(x, tf.float32)).numpy().reshape(-1).astype(np.float64)
+    feeds = tensors(check_inputs(inputs, bundle.metadata["inputs"]))
+    return saved.serve(feeds).numpy().reshape(-1).astype(np.float64)
 
 
 def compare(name: str, expected: np.ndarray, got: np.ndarray, rtol: float,
@@ -83,15 +102,14 @@ process.stdout.write(JSON.stringify(predict(JSON.parse(text))));
 """
 
 
-def node_predictions(bundle: Bundle, x: np.ndarray) -> np.ndarray:
+def node_predictions(bundle: Bundle, inputs: dict[str, list]) -> np.ndarray:
     """Run web/predict.mjs in Node.js (the machine's `node` or Debian's `nodejs`)."""
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         raise VerifyError("Node.js not found", hint="install it: apt-get install -y nodejs")
     module = (bundle.path / "web" / "predict.mjs").resolve().as_uri()
-    columns = {name: x[:, j].tolist() for j, name in enumerate(bundle.features)}
     done = subprocess.run([node, "--input-type=module", "-e", _PREDICT_IN_NODE, module],
-                          input=json.dumps(columns), capture_output=True, text=True,
+                          input=json.dumps(inputs), capture_output=True, text=True,
                           timeout=120, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -107,7 +125,7 @@ def browser_runs(bundle: Bundle, backends: tuple[str, ...]) -> dict[str, dict]:
     return runs
 
 
-def browser_predictions(bundle: Bundle, x: np.ndarray, runs: dict[str, dict],
+def browser_predictions(bundle: Bundle, inputs: dict[str, list], runs: dict[str, dict],
                         browser: str | None) -> dict[str, tuple[str, np.ndarray]]:
     """Serve the bundle locally and predict `x` in Chromium, once per named run."""
     from playwright.sync_api import Error as PlaywrightError
@@ -115,7 +133,6 @@ def browser_predictions(bundle: Bundle, x: np.ndarray, runs: dict[str, dict],
     from mlbridge.browser import chromium
     from mlbridge.server import BackgroundServer, create_app
 
-    columns = {name: x[:, j].tolist() for j, name in enumerate(bundle.features)}
     url = f"/models/{bundle.path.name}/web/"
     results = {}
     with BackgroundServer(create_app(bundle)) as server, chromium(browser) as chrome:
@@ -124,7 +141,7 @@ def browser_predictions(bundle: Bundle, x: np.ndarray, runs: dict[str, dict],
             try:
                 page.goto(f"{server.url}/healthz")
                 answer = page.evaluate(_PREDICT_IN_PAGE,
-                                       {"url": url, "options": options, "columns": columns})
+                                       {"url": url, "options": options, "columns": inputs})
             except PlaywrightError as exc:
                 message = str(exc).splitlines()[0]
                 raise VerifyError(f"{name} failed in Chromium: {message}") from exc
@@ -152,13 +169,13 @@ def verify(path: str | Path, browser: str | None = None,
            atol: float = ATOL) -> dict:
     """Run every parity check, record the result in metadata.json, and return it."""
     bundle = load(path)
-    x = parity_inputs(bundle)
-    expected = python_predictions(bundle, x)
+    inputs = parity_inputs(bundle)
+    expected = python_predictions(bundle, inputs)
     tolerance = tolerances(bundle, rtol, atol)
     runs = browser_runs(bundle, backends)
-    answers = browser_predictions(bundle, x, runs, browser)
+    answers = browser_predictions(bundle, inputs, runs, browser)
     if "standalone-chromium" in runs:
-        answers["standalone-node"] = ("node", node_predictions(bundle, x))
+        answers["standalone-node"] = ("node", node_predictions(bundle, inputs))
     checks = []
     for name, (used, values) in answers.items():
         tol = tolerance[name.split("-")[0]]
@@ -169,7 +186,7 @@ def verify(path: str | Path, browser: str | None = None,
             check.update(passed=False, error=f"asked for {asked}, TF.js used {used}")
         checks.append(check)
     parity = {"checked": datetime.now(UTC).isoformat(timespec="seconds"),
-              "reference": "SavedModel (Python, unquantized)", "inputs": len(x),
+              "reference": "SavedModel (Python, unquantized)", "inputs": len(expected),
               "passed": all(c["passed"] for c in checks), "checks": checks}
     if "standalone" in bundle.metadata and "file" not in bundle.metadata["standalone"]:
         parity["standalone_skipped"] = bundle.metadata["standalone"]["skipped"]

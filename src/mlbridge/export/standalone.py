@@ -1,11 +1,12 @@
 """Keras model -> `predict.mjs`: a dependency-free ES module with the weights inside.
 
 Three steps, so each can be checked alone:
-1. `read_steps` turns the Keras model into a plain list of steps (log1p, normalize,
+1. `read_steps` turns the Keras model into a plain list of steps (number, category,
    dense, rescale, clip) that knows nothing of Keras or JavaScript. A layer it does not
    know stops here, and no module is written: never one that computes something else.
 2. `run_steps` runs that list with numpy, so a test can compare it with Keras.
-3. `emit_module` writes the list as JavaScript data plus a small fixed interpreter.
+3. `emit_module` writes the list as JavaScript data plus a small fixed interpreter, and
+   the input checks of `web/inputs.js` (the same file `mlbridge.js` imports).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from mlbridge.errors import ExportError
 if TYPE_CHECKING:
     import keras
 
-#: Keras's epsilon, the floor of the standard deviation in `Normalization`.
-EPSILON = 1e-7
 #: Arrays up to this many numbers are written as literals a person can read; larger
 #: ones as base64 little-endian float32, which is exact and a third of the size.
 INLINE_LIMIT = 256
 ACTIVATIONS = ("linear", "relu")
+#: Layers that only route tensors: nothing to compute.
+_PLUMBING = ("InputLayer", "Concatenate")
 
 
 class UnsupportedModel(ExportError):
@@ -44,20 +45,39 @@ class Step:
     name: str = ""
 
 
-def read_steps(model: keras.Model) -> list[Step]:
-    """Translate the serving model's layers, in order, into steps."""
-    steps = []
+def _encoder_step(layer: Any, at: int) -> Step:
+    """The step for the layer that encodes input number `at` (a feature)."""
+    kind = type(layer).__name__
+    if kind == "NumericEncoding":
+        return Step("number", {"at": at, "fill": layer.fill, "log": layer.log,
+                               "mean": layer.mean, "std": layer.std,
+                               "flag": layer.indicator}, layer.name)
+    if kind == "StringLookup" and layer.output_mode == "one_hot" and layer.num_oov_indices == 1:
+        _oov, missing, *vocabulary = layer.get_vocabulary()
+        if missing != "":
+            raise UnsupportedModel(f"layer '{layer.name}' has no slot for missing values")
+        return Step("category", {"at": at, "vocabulary": vocabulary}, layer.name)
+    raise UnsupportedModel(f"layer '{layer.name}' ({kind}) is not supported by the "
+                           "standalone generator")
+
+
+def read_steps(model: keras.Model, inputs: list[dict]) -> list[Step]:
+    """Translate the serving model into steps: encode each input, then the layers in order.
+
+    `inputs` are the bundle's input specs (metadata), in the order the model concatenates
+    their encodings.
+    """
+    encoders = {}
+    for at, spec in enumerate(inputs):
+        (layer,) = [layer for layer in model.layers if layer.name in (
+            f"{spec['input']}_encode", f"{spec['input']}_lookup")]
+        encoders[layer.name] = _encoder_step(layer, at)
+    steps = list(encoders.values())
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind == "InputLayer":
+        if kind in _PLUMBING or layer.name in encoders:
             continue
-        if kind == "LogTransform":
-            steps.append(Step("log1p", {"where": [m > 0 for m in layer.mask]}, layer.name))
-        elif kind == "Normalization" and not layer.invert:
-            steps.append(Step("normalize", {
-                "mean": np.asarray(layer.mean, np.float32).reshape(-1),
-                "variance": np.asarray(layer.variance, np.float32).reshape(-1)}, layer.name))
-        elif kind == "Dense":
+        if kind == "Dense":
             activation = layer.activation.__name__
             if activation not in ACTIVATIONS:
                 raise UnsupportedModel(f"layer '{layer.name}' uses activation '{activation}'")
@@ -75,16 +95,23 @@ def read_steps(model: keras.Model) -> list[Step]:
     return steps
 
 
-def run_steps(steps: list[Step], x: np.ndarray) -> np.ndarray:
-    """Run the steps on raw `[rows, features]` values with numpy; returns `[rows]`."""
-    h = np.asarray(x, dtype=np.float64)
+def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
+    """Run the steps with numpy on raw columns (float with NaN, or str with ""); `[rows]`."""
+    rows = len(columns[0])
+    h = np.zeros((rows, 0))
     for step in steps:
         p = step.params
-        if step.op == "log1p":
-            where = np.asarray(p["where"])
-            h = np.where(where, np.log1p(np.maximum(h, 0.0)), h)
-        elif step.op == "normalize":
-            h = (h - p["mean"]) / np.maximum(np.sqrt(p["variance"].astype(np.float64)), EPSILON)
+        if step.op == "number":
+            x = np.asarray(columns[p["at"]], dtype=np.float64)
+            v = np.where(np.isnan(x), p["fill"], x)
+            if p["log"]:
+                v = np.log1p(np.maximum(v, 0.0))
+            parts = [(v - p["mean"]) / p["std"]] + ([np.isnan(x)] if p["flag"] else [])
+            h = np.column_stack([h, *parts])
+        elif step.op == "category":
+            slots = {v: i + 2 for i, v in enumerate(p["vocabulary"])}
+            index = [1 if v == "" else slots.get(v, 0) for v in columns[p["at"]]]
+            h = np.hstack([h, np.eye(len(p["vocabulary"]) + 2)[index]])
         elif step.op == "dense":
             h = h @ p["kernel"] + p["bias"]
             if p["relu"]:
@@ -113,14 +140,18 @@ def _array(values: np.ndarray) -> str:
             return "[" + ", ".join(_number(v) for v in values) + "]"
         return "[" + ", ".join(_array(row) for row in values) + "]"
     encoded = base64.b64encode(values.astype("<f4").tobytes()).decode()
-    return f'f32("{encoded}", {values.shape[0]}, {values.shape[1]})'
+    shape = ", ".join(str(n) for n in values.shape)
+    return f'f32("{encoded}", {shape})' if values.ndim == 2 else f'f32("{encoded}")'
 
 
 def _step_js(step: Step) -> str:
     p = step.params
     fields = {
-        "log1p": lambda: f"where: {json.dumps(p['where'])}",
-        "normalize": lambda: f"mean: {_array(p['mean'])}, variance: {_array(p['variance'])}",
+        "number": lambda: (f"at: {p['at']}, fill: {_number(p['fill'])}, "
+                           + ("log: true, " if p["log"] else "")
+                           + ("flag: true, " if p["flag"] else "")
+                           + f"mean: {_number(p['mean'])}, std: {_number(p['std'])}"),
+        "category": lambda: f"at: {p['at']}, vocabulary: {json.dumps(p['vocabulary'])}",
         "dense": lambda: (("relu: true, " if p["relu"] else "") + f"bias: {_array(p['bias'])},"
                           f"\n    kernel: {_array(p['kernel'])}"),
         "rescale": lambda: f"scale: {_number(p['scale'])}, offset: {_number(p['offset'])}",
@@ -131,26 +162,31 @@ def _step_js(step: Step) -> str:
 
 
 _RUNTIME_FILE = Path(__file__).with_name("standalone_runtime.js")
+_INPUTS_FILE = Path(__file__).parents[1] / "web" / "inputs.js"
 _MARKER = "// ---- the interpreter"
 
 
 def _runtime(with_decoder: bool) -> str:
-    """The fixed JavaScript of the module: the interpreter, and the decoder if needed."""
+    """The fixed JavaScript of the module: input checks, interpreter, decoder if needed."""
     decoder, _, interpreter = _RUNTIME_FILE.read_text().partition(_MARKER)
     interpreter = interpreter.split("\n", 1)[1]
-    return (decoder if with_decoder else "") + interpreter
+    lines = _INPUTS_FILE.read_text().splitlines(keepends=True)
+    checks = "".join(lines[next(i for i, line in enumerate(lines)
+                                if not line.startswith("//")):])  # without its header
+    return (decoder if with_decoder else "") + checks + interpreter
 
 
 def emit_module(steps: list[Step], metadata: dict) -> str:
     """The text of predict.mjs for these steps; metadata names the bundle and features.
 
     The header line says which bundle and when; the exported `metadata` carries only
-    what a caller needs (the module must stay under 2 KB for the linear model).
+    what a caller needs.
     """
-    inputs = ", ".join(f"{i['name']} ({i['transform']})" for i in metadata["inputs"])
+    inputs = ", ".join(f"{i['name']} ({i.get('transform', i['kind'])})"
+                       for i in metadata["inputs"])
     output = metadata["output"]
     meta = {"kind": metadata["model"]["kind"],
-            "features": [i["name"] for i in metadata["inputs"]],
+            "features": [{"name": i["name"], "kind": i["kind"]} for i in metadata["inputs"]],
             "target": output["name"], "min": _plain(output["min"]), "max": _plain(output["max"])}
     steps_js = "\n".join(_step_js(step) for step in steps)
     return (
@@ -165,23 +201,29 @@ def emit_module(steps: list[Step], metadata: dict) -> str:
 
 def emit_types(metadata: dict) -> str:
     """predict.d.ts: the feature names as a TypeScript interface."""
-    fields = "\n".join(f"  {i['name']}: Value | ArrayLike<Value>;" for i in metadata["inputs"])
+    fields = "\n".join(
+        f"  {json.dumps(i['name'])}: {'Category' if i['kind'] == 'categorical' else 'Value'}"
+        " | ArrayLike<Value>;" for i in metadata["inputs"])
     return (
         "// Types for predict.mjs, generated by mlbridge.\n"
-        "type Value = number | string;\n"
+        "/** A number (or a number as text); null, undefined, NaN and \"\" mean missing. */\n"
+        "type Value = number | string | null | undefined;\n"
+        "/** A category's text (a number is read as its text); unseen values are 'other'. */\n"
+        "type Category = string | number | null | undefined;\n"
         f"export interface Inputs {{\n{fields}\n}}\n"
-        "/** Predictions in target units, one per input row. Throws on a missing or "
-        "non-numeric feature. */\n"
+        "/** Predictions in target units, one per input row. Throws on a missing feature or "
+        "a value that is not a number. */\n"
         "export declare function predict(inputs: Inputs): number[];\n"
-        "export declare const metadata: {\n  kind: string; features: string[]; target: string;\n"
-        "  min: number; max: number;\n};\n"
+        "export declare const metadata: {\n  kind: string;\n"
+        "  features: { name: string; kind: \"numeric\" | \"categorical\" }[];\n"
+        "  target: string; min: number; max: number;\n};\n"
     )
 
 
 def write_standalone(model: keras.Model, directory: Path, metadata: dict) -> dict:
     """Add web/predict.mjs and web/predict.d.ts, or say in metadata why they are missing."""
     try:
-        steps = read_steps(model)
+        steps = read_steps(model, metadata["inputs"])
     except UnsupportedModel as exc:
         return {"standalone": {"skipped": f"{exc.message}; predict.mjs was not written "
                                "(the TF.js export is unaffected)"}}

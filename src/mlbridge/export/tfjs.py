@@ -38,7 +38,9 @@ def convert_to_graph_model(saved_model: Path, web: Path, quantize: str = "none")
     from mlbridge._tf import captured_output, quiet_tensorflow
 
     quiet_tensorflow()
-    dtype_map = None if quantize == "none" else {quantize: True}
+    # Only the trained weights (variables); never the encoders' constants, such as a
+    # median of 94,661 followers that float16 (largest value 65,504) would make infinite.
+    dtype_map = None if quantize == "none" else {quantize: ["*ReadVariableOp"]}
     with captured_output() as log:
         try:
             from tensorflowjs.converters import tf_saved_model_conversion_v2 as converter
@@ -82,5 +84,5 @@ def write_tfjs(model: keras.Model, directory: Path, quantize: str = "none") -> d
         convert_to_graph_model(directory / "saved_model", plain)
         sizes["float32"] = web_weight_bytes(plain)
         shutil.rmtree(plain)
-    return {"graph": {"format": "graph-model", "input": "features", "output": "output_0",
-                      "quantization": quantize, "bytes": sizes}}
+    return {"graph": {"format": "graph-model", "inputs": list(model.input),
+                      "output": "output_0", "quantization": quantize, "bytes": sizes}}

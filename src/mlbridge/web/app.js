@@ -27,17 +27,23 @@ function setMessage(text) {
   if (text) show($("result"), false);
 }
 
-function parseNumber(text, input) {
-  const cleaned = text.trim().replace(/[,_\s]/g, "");
-  const value = cleaned === "" ? NaN : Number(cleaned);
+// A field's text as the model's raw value: blank is missing (null), which the model
+// imputes; a number may be typed with thousands separators.
+function fieldValue(text, input) {
+  const trimmed = text.trim();
+  if (trimmed === "") return null;
+  if (input.kind === "categorical") return trimmed;
+  const value = Number(trimmed.replace(/[,_\s]/g, ""));
   if (!Number.isFinite(value)) {
-    throw new Error(`Enter a number for ${human(input.name)}, for example 25000.`);
+    throw new Error(`Enter a number for ${human(input.name)}, for example ${formatNumber(input.fill)}, or leave it blank.`);
   }
   if (input.transform === "log" && value < 0) {
     throw new Error(`Enter a number of ${human(input.name)} that is 0 or more.`);
   }
   return value;
 }
+
+const shown = (value) => (value === null || value === "" ? "(missing)" : typeof value === "number" ? formatNumber(value) : value);
 
 function describe(m) {
   return m.runtime === "tfjs" ? `TF.js (${m.backend} backend)` : "predict.mjs (standalone, no TF.js)";
@@ -53,7 +59,7 @@ async function predictAndShow(values, label) {
   const inputs = $("result-inputs");
   inputs.replaceChildren();
   if (label) inputs.append(entry(human(config.key), label));
-  for (const [name, value] of Object.entries(values)) inputs.append(entry(human(name), formatNumber(value)));
+  for (const [name, value] of Object.entries(values)) inputs.append(entry(human(name), shown(value)));
 
   $("prediction-value").textContent = String(rounded);
   $("prediction-value").dataset.value = String(prediction);
@@ -88,6 +94,10 @@ async function onLookup(event) {
     if (response.status === 404) return setMessage(`No ${human(config.key)} “${key}” in the data.`);
     if (!response.ok) return setMessage((await response.json()).error ?? `Lookup failed (${response.status}).`);
     const record = await response.json();
+    for (const input of model.metadata.inputs) {
+      const value = record.features[input.name];
+      $(`feature-${input.input}`).value = value === null || value === undefined ? "" : String(value);
+    }
     await predictAndShow(record.features, record.key);
   } catch (error) {
     setMessage(`Could not predict: ${error.message}`);
@@ -99,7 +109,7 @@ async function onValues(event) {
   try {
     const values = {};
     for (const input of model.metadata.inputs) {
-      values[input.name] = parseNumber($(`feature-${input.name}`).value, input);
+      values[input.name] = fieldValue($(`feature-${input.input}`).value, input);
     }
     await predictAndShow(values, null);
   } catch (error) {
@@ -120,6 +130,24 @@ function onType() {
   }, 150);
 }
 
+// A labelled field per feature: a number field, or a text field suggesting the known values.
+function field(input) {
+  const id = `feature-${input.input}`;
+  const label = Object.assign(document.createElement("label"), { htmlFor: id });
+  label.textContent = human(input.name);
+  const box = Object.assign(document.createElement("input"), { id, name: input.name, autocomplete: "off" });
+  if (input.kind === "categorical") {
+    const list = Object.assign(document.createElement("datalist"), { id: `${id}-values` });
+    list.append(...input.vocabulary.map((value) => Object.assign(document.createElement("option"), { value })));
+    box.setAttribute("list", list.id);
+    box.placeholder = `for example ${input.vocabulary.slice(0, 3).join(", ")}`;
+    return [label, box, list];
+  }
+  box.inputMode = "decimal";
+  box.placeholder = `${formatNumber(input.min)} to ${formatNumber(input.max)} in the training data`;
+  return [label, box];
+}
+
 function buildForms() {
   const { inputs, output } = model.metadata;
   $("title").textContent = `Predict ${human(output.name)}`;
@@ -128,15 +156,7 @@ function buildForms() {
   $("bar-max").textContent = formatNumber(output.max);
   $("bar").setAttribute("aria-valuemin", String(output.min));
   $("bar").setAttribute("aria-valuemax", String(output.max));
-  $("feature-fields").replaceChildren(...inputs.flatMap((input) => {
-    const label = Object.assign(document.createElement("label"), { htmlFor: `feature-${input.name}` });
-    label.textContent = `Or type ${human(input.name)}`;
-    const field = Object.assign(document.createElement("input"), {
-      id: `feature-${input.name}`, name: input.name, inputMode: "decimal", autocomplete: "off",
-      placeholder: `${formatNumber(input.min)} to ${formatNumber(input.max)} in the training data`,
-    });
-    return [label, field];
-  }));
+  $("feature-fields").replaceChildren(...inputs.flatMap(field));
   if (config.key) {
     $("key-label").textContent = `${human(config.key)[0].toUpperCase()}${human(config.key).slice(1)}`;
     show($("lookup-form"), true);

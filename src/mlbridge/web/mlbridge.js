@@ -4,10 +4,16 @@
 //   const model = await loadModel("/models/artists/web/");
 //   const [popularity] = await model.predict({ twitter_followers: [1000] });
 //
-// The bundle's graph holds every transform (log, scaling, clipping), so this file does
-// no preprocessing of its own: it checks the inputs, orders them, and runs the graph.
+// The bundle's graph holds every transform (imputing, log, scaling, category lookup,
+// clipping), so this file does no preprocessing of its own: it checks the inputs (by the
+// rules of inputs.js, shared with predict.mjs), and feeds each to its named graph input:
+// float32 [rows, 1] for a number (NaN = missing), string [rows, 1] for a category.
 // Two runtimes give the same numbers: "tfjs" (the TF.js graph model) and "standalone"
 // (the bundle's predict.mjs: plain arithmetic, no TF.js download at all).
+
+import { columns } from "./inputs.js";
+
+export { columns };
 
 const TFJS_URL = new URL("../vendor/tfjs/tf.fesm.min.js", import.meta.url).href;
 
@@ -26,35 +32,6 @@ async function fetchJson(url) {
 }
 
 /**
- * Check raw inputs against the model's features and flatten them, row-major.
- * Throws an Error naming the feature when one is missing or holds a non-number.
- */
-export function toMatrix(inputs, features) {
-  if (inputs === null || typeof inputs !== "object") {
-    throw new Error(`inputs must be an object like { ${features[0]}: [1000] }`);
-  }
-  const columns = features.map((name) => {
-    if (!(name in inputs)) throw new Error(`missing feature "${name}"`);
-    const raw = inputs[name];
-    const values = Array.isArray(raw) || ArrayBuffer.isView(raw) ? Array.from(raw) : [raw];
-    return values.map((value) => {
-      const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof number !== "number" || !Number.isFinite(number)) {
-        throw new Error(`feature "${name}" has a value that is not a number: ${JSON.stringify(value)}`);
-      }
-      return number;
-    });
-  });
-  const rows = columns[0].length;
-  if (columns.some((column) => column.length !== rows)) {
-    throw new Error("every feature needs the same number of values");
-  }
-  const matrix = new Float32Array(rows * features.length);
-  columns.forEach((column, j) => column.forEach((v, i) => { matrix[i * features.length + j] = v; }));
-  return { rows, matrix };
-}
-
-/**
  * Load a bundle's web/ folder. Options: runtime ("tfjs" or "standalone"), and for TF.js
  * backend ("webgl", "cpu", ...) and tfjsUrl. Resolves to
  * { metadata, runtime, backend, predict(inputs) -> Promise<number[]>, dispose() }.
@@ -64,26 +41,32 @@ export async function loadModel(url, { runtime = "tfjs", backend, tfjsUrl } = {}
   const metadata = await fetchJson(`${base}metadata.json`);
   if (runtime === "standalone") return loadStandalone(base, metadata);
   if (runtime !== "tfjs") throw new Error(`unknown runtime "${runtime}" (use "tfjs" or "standalone")`);
-  const features = metadata.inputs.map((input) => input.name);
   const tf = await loadTf(tfjsUrl);
   if (backend && !(await tf.setBackend(backend))) {
     throw new Error(`the TF.js backend "${backend}" is not available in this browser`);
   }
   await tf.ready();
   const graph = await tf.loadGraphModel(`${base}model.json`);
+  // A category lookup is a hash-table op, which only executeAsync runs; without one the
+  // synchronous execute is several times faster per call.
+  const lookups = metadata.inputs.some((input) => input.kind === "categorical");
   return {
     metadata,
     runtime: "tfjs",
     backend: tf.getBackend(),
     async predict(inputs) {
-      const { rows, matrix } = toMatrix(inputs, features);
-      const x = tf.tensor2d(matrix, [rows, features.length], "float32");
-      const y = graph.predict(x);
+      const cols = columns(inputs, metadata.inputs);
+      const feeds = Object.fromEntries(metadata.inputs.map((input, j) => [
+        input.input,
+        tf.tensor(cols[j], [cols[j].length, 1], input.kind === "categorical" ? "string" : "float32"),
+      ]));
+      let y = null;
       try {
+        y = lookups ? await graph.executeAsync(feeds) : graph.execute(feeds);
         return Array.from(await y.data());
       } finally {
-        x.dispose();
-        y.dispose();
+        tf.dispose(Object.values(feeds));
+        if (y) y.dispose();
       }
     },
     dispose() {

@@ -1,0 +1,96 @@
+"""One table of input cases (tests/cases/inputs.json), run against all three checkers.
+
+Python (`Bundle.predict`), the browser client (`mlbridge.js`, both runtimes, in
+Chromium) and `predict.mjs` (in Node.js) must give the same message for a bad input,
+and the same prediction for a good one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from mlbridge.errors import DataError
+
+TABLE = json.loads((ROOT / "tests" / "cases" / "inputs.json").read_text())
+
+
+def case_inputs(case: dict):
+    if "inputs" in case:
+        return case["inputs"]
+    inputs = {**TABLE["base"], **case.get("set", {})}
+    return {k: v for k, v in inputs.items() if k not in case.get("drop", [])}
+
+
+def python_answer(bundle, inputs) -> dict:
+    try:
+        return {"values": bundle.predict(inputs).tolist()}
+    except DataError as exc:
+        return {"error": exc.message}
+
+
+_IN_PAGE = """
+async ({ url, cases }) => {
+  const { loadModel } = await import("/static/mlbridge.js");
+  const answers = {};
+  for (const runtime of ["tfjs", "standalone"]) {
+    const backend = runtime === "tfjs" ? "cpu" : undefined;
+    const model = await loadModel(url, { runtime, backend });
+    answers[runtime] = [];
+    for (const inputs of cases) {
+      try { answers[runtime].push({ values: await model.predict(inputs) }); }
+      catch (e) { answers[runtime].push({ error: e.message }); }
+    }
+  }
+  return answers;
+}
+"""
+
+_IN_NODE = """
+const { predict } = await import(process.argv[1]);
+const answers = [];
+for (const inputs of JSON.parse(process.argv[2])) {
+  try { answers.push({ values: predict(inputs) }); }
+  catch (e) { answers.push({ error: e.message }); }
+}
+console.log(JSON.stringify(answers));
+"""
+
+
+@pytest.fixture(scope="module")
+def answers(cars_bundle, cars_server, browser) -> dict[str, list[dict]]:
+    inputs = [case_inputs(case) for case in TABLE["cases"]]
+    page = browser.new_page()
+    page.goto(f"{cars_server}/healthz")
+    in_page = page.evaluate(_IN_PAGE, {"url": "/models/cars/web/", "cases": inputs})
+    page.close()
+    module = (cars_bundle.path / "web" / "predict.mjs").resolve().as_uri()
+    node = subprocess.run(["node", "--input-type=module", "-e", _IN_NODE, module,
+                           json.dumps(inputs)], capture_output=True, text=True, check=True)
+    return {"python": [python_answer(cars_bundle, i) for i in inputs],
+            "mlbridge.js (tfjs)": in_page["tfjs"],
+            "mlbridge.js (standalone)": in_page["standalone"],
+            "predict.mjs (node)": json.loads(node.stdout)}
+
+
+@pytest.mark.parametrize("index", range(len(TABLE["cases"])),
+                         ids=[case["name"] for case in TABLE["cases"]])
+def test_every_runtime_answers_the_case_alike(answers, index):
+    case = TABLE["cases"][index]
+    reference = answers["python"][index]
+    if case.get("error"):
+        assert reference == {"error": case["error"]}
+    else:
+        assert "values" in reference and np.isfinite(reference["values"]).all(), reference
+    for runtime, given in answers.items():
+        got = given[index]
+        if "error" in reference:
+            assert got == reference, runtime
+        else:
+            assert "values" in got, (runtime, got)
+            np.testing.assert_allclose(got["values"], reference["values"], rtol=1e-4,
+                                       atol=1e-3, err_msg=runtime)
