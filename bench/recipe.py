@@ -87,7 +87,7 @@ def accuracy(runs: dict) -> str:
     from mlbridge.evaluate import least_squares, regression_metrics
     from mlbridge.features import EncodedSplits, NumericColumn, encode, graph_inputs
     from mlbridge.heads import RegressionHead, serving_values
-    from mlbridge.model import TrainingConfig, fit
+    from mlbridge.model import TrainingConfig, fit, serving_model
 
     frame = pd.read_csv(ARTISTS, dtype=str)[["twitter_followers", "popularity"]]
     test = frame.loc[runs["raw"]["test_index"]]
@@ -104,7 +104,7 @@ def accuracy(runs: dict) -> str:
     for kind in ("linear", "dnn"):
         trained = fit(columns, x_train, y_train, head, TrainingConfig(kind=kind))
         results[f"mlbridge {kind}"] = regression_metrics(
-            y_test, serving_values(trained.serving, x_test)[:, 0])
+            y_test, serving_values(serving_model(trained.training, head), x_test)[:, 0])
     encoded = EncodedSplits(columns, x_train, x_test, y_train, y_test)
     results["closed-form least squares, log1p(followers)"] = regression_metrics(
         y_test, least_squares(encoded.train_blocks(), encoded.test_blocks(), (0.0, 100.0)))

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import browser
 from common import FULL, QUICK, ROOT, log, machine
+from heads import heads
 from load import load_test
 from recipe import accuracy, end_to_end, reference_section
 from scale import scale
@@ -45,6 +46,7 @@ def main() -> None:
         sections.append(("5. Scale", scale_text))
         sections.append(("6. Server under load", load_test(sizes, large_bundle, keys, work)))
         sections.append(("7. Tables as they come", tables(sizes, work)))
+        sections.append(("8. Labels and ranges", heads(sizes, work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def embedding(sizes: Sizes) -> str:
     from mlbridge.evaluate import regression_metrics
     from mlbridge.features import CategoricalColumn, NumericColumn
     from mlbridge.heads import RegressionHead, serving_values
-    from mlbridge.model import TrainingConfig, fit, tensors
+    from mlbridge.model import TrainingConfig, fit, serving_model, tensors
 
     _, keras = quiet_tensorflow()
     frame = synthetic_categories(sizes.cap_rows, 1000, seed=1)
@@ -115,7 +115,8 @@ def embedding(sizes: Sizes) -> str:
     x_test = {c.input: c.values(test[c.name]) for c in columns}
     config = TrainingConfig(kind="dnn", epochs=sizes.embedding_epochs)
     one_hot = fit(columns, x_train, y_train, head, config)
-    ours = regression_metrics(y_test, serving_values(one_hot.serving, x_test)[:, 0])["mse"]
+    serving = serving_model(one_hot.training, head)
+    ours = regression_metrics(y_test, serving_values(serving, x_test)[:, 0])["mse"]
 
     keras.utils.set_random_seed(0)
     number = keras.Input(shape=(1,), name="x")

@@ -74,6 +74,30 @@ def penguins_bundle(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def species_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """Three penguin species from every other column: a softmax classifier."""
+    from mlbridge import train
+
+    return train(PENGUINS, target="species", out=tmp_path_factory.mktemp("bundles") / "species")
+
+
+@pytest.fixture(scope="session")
+def sex_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """A penguin's sex (two labels; NA rows dropped): a sigmoid classifier."""
+    from mlbridge import train
+
+    return train(PENGUINS, target="sex", out=tmp_path_factory.mktemp("bundles") / "sex")
+
+
+@pytest.fixture(scope="session")
+def weather_bundle(tmp_path_factory: pytest.TempPathFactory):
+    """Seattle's weather (five unbalanced labels) from the day's measurements."""
+    from mlbridge import train
+
+    return train(WEATHER, target="weather", out=tmp_path_factory.mktemp("bundles") / "weather")
+
+
+@pytest.fixture(scope="session")
 def cars_server(cars_bundle):
     """The real app for the cars bundle, with lookups by car name."""
     from mlbridge.server import BackgroundServer, create_app, open_records

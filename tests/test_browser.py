@@ -26,13 +26,14 @@ def test_known_handle_shows_pythons_prediction(page, artists_bundle):
     page.fill("#key-input", "taylorswift13")
     page.click("#lookup-form button")
     page.wait_for_selector("#result:not([hidden])")
-    (python,) = artists_bundle.predict({"twitter_followers": [95307659]})
+    ((python, lower, upper),) = artists_bundle.predict_interval({"twitter_followers": [95307659]})
     assert page.text_content("#prediction-value") == str(round(python))
     assert float(page.get_attribute("#prediction-value", "data-value")) == pytest.approx(
         python, abs=1e-3)
     assert "95,307,659" in page.text_content("#result-inputs")
     assert page.text_content("#share-text") == (
-        f"As taylorswift13, my popularity would be {round(python)} out of 100.")
+        f"As taylorswift13, my popularity would be {round(python)}, likely between "
+        f"{round(lower)} and {round(upper)}.")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page-taylorswift13.png"), full_page=True)
 
@@ -223,3 +224,70 @@ def test_page_links_the_report(page, browser, live_server):
     font = report.eval_on_selector("body", "b => getComputedStyle(b).fontFamily")
     assert "system-ui" in font  # its inline stylesheet is allowed by the report's CSP
     report.close()
+
+
+@pytest.mark.parametrize("fixture", ["species_bundle", "sex_bundle"])
+def test_verify_passes_for_classifiers_per_class(fixture, request):
+    bundle = request.getfixturevalue(fixture)
+    result = run_cli("verify", str(bundle.path))
+    assert result.code == 0, result.stdout + result.stderr
+    parity = json.loads((bundle.path / "metadata.json").read_text())["parity"]
+    assert parity["passed"] and len(parity["checks"]) == 4
+    for check in parity["checks"]:
+        assert check["columns"] == bundle.labels and check["max_sum_error"] < 1e-5
+
+
+def test_verify_checks_the_interval_ends_too(artists_bundle):
+    parity = json.loads((artists_bundle.path / "metadata.json").read_text())["parity"]
+    if not parity:  # verify has not run on this bundle yet in this session
+        assert run_cli("verify", str(artists_bundle.path)).code == 0
+        parity = json.loads((artists_bundle.path / "metadata.json").read_text())["parity"]
+    assert all(c["columns"] == ["value", "lower", "upper"] for c in parity["checks"])
+
+
+def test_page_says_the_range_in_words_and_draws_it(page, artists_bundle):
+    page.fill("#feature-twitter_followers", "250000")
+    page.click("#value-form button")
+    page.wait_for_selector("#result:not([hidden])")
+    value, lower, upper = artists_bundle.predict_interval({"twitter_followers": [250000]})[0]
+    assert page.text_content("#prediction-range").startswith(
+        f"{round(value)}, likely between {round(lower)} and {round(upper)}")
+    assert page.is_visible("#bar-range") and page.is_hidden("#notes")
+    page.fill("#feature-twitter_followers", "2000000000")
+    page.click("#value-form button")
+    page.wait_for_selector("#notes:not([hidden])")
+    assert "18× the largest seen in training" in page.text_content("#notes")
+
+
+@pytest.fixture
+def species_page(browser, species_bundle):
+    from mlbridge.server import BackgroundServer, create_app
+
+    with BackgroundServer(create_app(species_bundle)) as server:
+        page = browser.new_page(viewport={"width": 800, "height": 1400})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{server.url}/")
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        yield page
+        page.close()
+        assert errors == []
+
+
+def test_page_shows_the_label_with_a_bar_per_class(species_page, species_bundle):
+    for name, value in (("island", "Dream"), ("bill_length_mm", "49"), ("sex", "female"),
+                        ("body_mass_g", "")):
+        species_page.fill(f"#feature-{name}", value)
+    species_page.click("#value-form button")
+    species_page.wait_for_selector("#result:not([hidden])")
+    (label,) = species_bundle.predict_labels({
+        "island": "Dream", "bill_length_mm": 49, "bill_depth_mm": None,
+        "flipper_length_mm": None, "body_mass_g": None, "sex": "female", "year": None})
+    assert species_page.text_content("#prediction-value") == label
+    names = species_page.eval_on_selector_all("#class-bars .class-name",
+                                              "els => els.map(e => e.textContent)")
+    assert sorted(names) == ["Adelie", "Chinstrap", "Gentoo"] and names[0] == label
+    assert species_page.is_hidden("#bar") and "body_mass_g is missing" in (
+        species_page.text_content("#notes"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    species_page.screenshot(path=str(ARTIFACTS / "page-species.png"), full_page=True)

@@ -10,7 +10,7 @@ import random
 import re
 
 import pytest
-from conftest import ARTISTS, run_cli, tree_digest, write_csv
+from conftest import ARTISTS, CARS, run_cli, tree_digest, write_csv
 
 FEW_ROWS = "handle,followers,pop\n" + "".join(f"a{i},{i + 1},{i}\n" for i in range(5))
 BAD_NUMBERS = "handle,followers,pop\n" + "".join(f"a{i},{i},many\n" for i in range(20))
@@ -44,9 +44,18 @@ def cases(tmp_path):
                             "column 'likes' not found"),
         "no target given": (["train", data], "no target given; the columns of .* are"),
         "no usable rows": (["train", str(tmp_path / "bad.csv"), "--target", "pop",
-                            "--features", "followers"],
+                            "--features", "followers", "--task", "regression"],
                            "no usable rows .* 20 pop not a number.* hint: check that the "
                            "--target column holds numbers"),
+        "target with one class": (["train", str(tmp_path / "bad.csv"), "--target", "pop",
+                                   "--features", "followers"],
+                                  "target 'pop' has one class only .* hint: pick a --target"),
+        "target like an id": (["train", str(CARS), "--target", "Name"],
+                              "target 'Name' has 3.. different labels: that looks like an id"),
+        "unknown task": (["train", str(CARS), "--target", "Origin", "--task", "labels"],
+                         "unknown task 'labels'"),
+        "interval of 1": (["train", str(CARS), "--target", "Horsepower", "--interval", "1"],
+                          "--interval 1 is not a coverage"),
         "categorical not a feature": (["train", gaps, "--target", "pop", "--features",
                                        "followers", "--categorical", "genre"],
                                       "--categorical 'genre' is not a feature"),
@@ -77,7 +86,8 @@ NAMES = ["missing file", "unreadable url", "empty file", "header only", "missing
          "missing feature", "no target given", "no usable rows", "too few rows", "directory",
          "binary", "out is a file", "unknown model", "unknown bundle",
          "categorical not a feature", "feature entirely missing", "category with one value",
-         "nothing but key and target"]
+         "nothing but key and target", "target with one class", "target like an id",
+         "unknown task", "interval of 1"]
 
 
 @pytest.mark.parametrize("name", NAMES)

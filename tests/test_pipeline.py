@@ -78,7 +78,7 @@ def test_saved_model_equals_keras_and_takes_raw_values(artists_bundle):
 
     saved = tf.saved_model.load(str(artists_bundle.path / "saved_model"))
     feeds = {"twitter_followers": tf.constant(FOLLOWERS, tf.float32)}
-    from_graph = saved.serve(feeds).numpy().reshape(-1)
+    from_graph = saved.serve(feeds).numpy()[:, 0]
     from_keras = artists_bundle.predict({"twitter_followers": FOLLOWERS[:, 0]})
     np.testing.assert_allclose(from_graph, from_keras, rtol=1e-6, atol=1e-5)
 
@@ -113,7 +113,8 @@ def test_missing_values_are_imputed_with_the_training_median(artists_bundle):
     assert missing == pytest.approx(median, abs=1e-4)
     frame = pd.DataFrame({"handle": ["a", "b", "c"], "twitter_followers": ["1000", "", "x"]})
     result = artists_bundle.predict_table(frame)  # a file is read as training read it
-    assert list(result.columns) == ["handle", "twitter_followers", "predicted_popularity"]
+    assert list(result.columns) == ["handle", "twitter_followers", "predicted_popularity",
+                                    "popularity_lower", "popularity_upper", "notes"]
     assert result["predicted_popularity"][1:].tolist() == pytest.approx([median] * 2, abs=1e-4)
 
 
@@ -130,7 +131,7 @@ def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle,
 
     saved = tf.saved_model.load(str(cars_bundle.path / "saved_model"))
     feeds = tensors(check_inputs(rows, cars_bundle.metadata["inputs"]))
-    np.testing.assert_allclose(saved.serve(feeds).numpy().reshape(-1), from_api, rtol=1e-5)
+    np.testing.assert_allclose(saved.serve(feeds).numpy()[:, 0], from_api, rtol=1e-5)
     text = {k: ["" if v is None else str(v) for v in vs] for k, vs in rows.items()}
     table = tmp_path / "rows.csv"
     pd.DataFrame({"Name": ["a", "b", "c"], **text}).to_csv(table, index=False)
@@ -258,7 +259,8 @@ def test_cli_trains_and_predicts_on_a_table_with_other_columns(tmp_path):
     many = run_cli("predict", str(out), "--data", str(rows), "--out", str(tmp_path / "p.csv"))
     assert many.code == 0, many.stderr
     table = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
-    assert list(table.columns) == ["name", "followers", "predicted_artist_popularity"]
+    assert list(table.columns) == ["name", "followers", "predicted_artist_popularity",
+                                   "artist_popularity_lower", "artist_popularity_upper", "notes"]
     assert float(table["predicted_artist_popularity"][0]) == pytest.approx(single, abs=1e-4)
     assert table["predicted_artist_popularity"][1] == table["predicted_artist_popularity"][2]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -24,9 +25,9 @@ def test_steps_run_with_numpy_equal_keras(bundle):
     ops = [s.op for s in steps]
     assert ops[:len(bundle.features)] == ["category" if c.kind == "categorical" else "number"
                                           for c in bundle.columns]
-    assert ops[-2:] == ["rescale", "clip"]
+    assert ops[-3:] == ["rescale", "clip", "interval"]
     columns = list(check_inputs(inputs, bundle.metadata["inputs"]).values())
-    np.testing.assert_allclose(run_steps(steps, columns), bundle.predict(inputs),
+    np.testing.assert_allclose(run_steps(steps, columns), bundle.outputs(inputs),
                                rtol=1e-5, atol=1e-4)
 
 
@@ -39,7 +40,7 @@ def test_module_in_node_equals_python_on_test_rows_and_edges(bundle):
 def test_module_sizes_and_readability(artists_bundle, dnn_bundle):
     linear = (artists_bundle.path / "web" / "predict.mjs").read_text()
     dnn = (dnn_bundle.path / "web" / "predict.mjs").read_text()
-    assert len(linear.encode()) < 4 * 1024
+    assert len(linear.encode()) < 5 * 1024
     assert len(dnn.encode()) < 40 * 1024
     header = linear.splitlines()[0]
     assert 'bundle "artists"' in header and artists_bundle.metadata["created"] in header
@@ -100,3 +101,43 @@ def test_quantized_dnn_is_smaller_and_verifies_with_its_tolerance(dnn_bundle):
     assert quantized["tolerance"]["why"] == "float16-quantized TF.js weights"
     assert quantized["max_abs_diff"] > by_run["standalone-node"]["max_abs_diff"]
     assert by_run["standalone-chromium"]["tolerance"]["rtol"] == 1e-4
+
+
+_ANSWERS_IN_NODE = """
+const { predict, predictInterval, metadata } = await import(process.argv[1]);
+const inputs = JSON.parse(process.argv[2]);
+let ranges = null;
+try { ranges = predictInterval(inputs); } catch (e) { ranges = e.message; }
+console.log(JSON.stringify({ answers: predict(inputs), ranges, metadata }));
+"""
+
+
+def node_answers(bundle, inputs: dict) -> dict:
+    module = (bundle.path / "web" / "predict.mjs").resolve().as_uri()
+    done = subprocess.run(["node", "--input-type=module", "-e", _ANSWERS_IN_NODE, module,
+                           json.dumps(inputs)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_module_answers_labels_with_probabilities(species_bundle):
+    inputs = {"island": ["Dream"], "bill_length_mm": [49], "bill_depth_mm": [18],
+              "flipper_length_mm": [195], "body_mass_g": [3700], "sex": ["female"],
+              "year": [2008]}
+    got = node_answers(species_bundle, inputs)
+    (answer,) = got["answers"]
+    assert answer["label"] == species_bundle.predict_labels(inputs)[0]
+    assert list(answer["probabilities"]) == species_bundle.labels
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert "no interval" in got["ranges"] and got["metadata"]["task"] == "classification"
+    types = (species_bundle.path / "web" / "predict.d.ts").read_text()
+    assert 'type Label = "Adelie" | "Chinstrap" | "Gentoo";' in types
+
+
+def test_module_keeps_numbers_and_adds_an_interval_export(artists_bundle):
+    got = node_answers(artists_bundle, {"twitter_followers": [1000, 2e6]})
+    expected = artists_bundle.predict_interval({"twitter_followers": [1000, 2e6]})
+    assert got["answers"] == pytest.approx(expected[:, 0].tolist(), abs=1e-3)
+    np.testing.assert_allclose([[r["value"], r["lower"], r["upper"]] for r in got["ranges"]],
+                               expected, atol=1e-3)
+    types = (artists_bundle.path / "web" / "predict.d.ts").read_text()
+    assert "export declare function predictInterval(" in types

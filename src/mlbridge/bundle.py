@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from mlbridge.errors import DataError, UsageError
-from mlbridge.features import Column, graph_inputs
+from mlbridge.features import Column, graph_inputs, notes
+from mlbridge.heads import ClassificationHead, Head
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -145,6 +146,16 @@ class Bundle:
         return self.metadata["output"]["name"]
 
     @property
+    def head(self) -> Head:
+        """What the model answers: a regression (with its interval) or a classification."""
+        return Head.from_json(self.metadata["output"])
+
+    @property
+    def labels(self) -> list[str] | None:
+        """The class labels in output order, or None for regression."""
+        return self.metadata["output"].get("labels")
+
+    @property
     def metrics(self) -> dict:
         return self.metadata["metrics"]
 
@@ -157,25 +168,54 @@ class Bundle:
             self._model = keras.saving.load_model(self.path / "model.keras")
         return self._model
 
-    def predict(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
-        """Predict in target units from raw feature values, one value or list per feature.
+    def outputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """The serving model's raw output, `[rows, k]` (see `metadata.output.columns`)."""
+        from mlbridge.heads import serving_values
 
-        Missing values (None, NaN, "") are imputed by the model; a category it has never
-        seen counts as "other".
+        return serving_values(self.model, check_inputs(inputs, self.metadata["inputs"]))
+
+    def predict(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """Predict from raw feature values, one value or list per feature.
+
+        Regression: values in target units, `[rows]`. Classification: probabilities,
+        `[rows, labels]` in `bundle.labels` order. Missing values (None, NaN, "") are
+        imputed by the model; a category it has never seen counts as "other".
 
         >>> bundle.predict({"twitter_followers": [1_000, 2_000_000]})
         """
-        from mlbridge.heads import serving_values
+        outputs = self.outputs(inputs)
+        return outputs if self.labels is not None else outputs[:, 0]
 
-        return serving_values(self.model, check_inputs(inputs, self.metadata["inputs"]))[:, 0]
+    def predict_labels(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """The most probable label of each row (classification only)."""
+        head = self.head
+        if not isinstance(head, ClassificationHead):
+            raise UsageError("this bundle predicts numbers, not labels", hint="use predict()")
+        return head.predicted_labels(self.outputs(inputs))
+
+    def predict_interval(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """`[rows, 3]`: value, lower, upper (regression trained with an interval only)."""
+        if self.head.columns != ["value", "lower", "upper"]:
+            raise UsageError("this bundle has no prediction interval",
+                             hint="train it with --interval 0.8 (the default for numbers)")
+        return self.outputs(inputs)
+
+    def notes(self, inputs: Mapping[str, Any] | pd.DataFrame) -> list[list[str]]:
+        """Per row, where the model is guessing: out of range, unknown category, missing."""
+        checked = list(check_inputs(inputs, self.metadata["inputs"]).values())
+        columns = self.columns
+        return [notes(columns, list(row)) for row in zip(*checked, strict=True)]
 
     def predict_table(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Add `predicted_<target>` to a table of raw text, as read from a CSV.
+        """Add the head's columns and `notes` to a table of raw text, as read from a CSV.
 
-        Cells are read as training read them: empty cells and tokens such as `NA` are
-        missing, and so is a number that does not parse; every row gets a prediction.
+        Regression: `predicted_<target>` (and `<target>_lower`, `<target>_upper`);
+        classification: `predicted_<target>` (the most probable label) and one
+        `probability_<label>` per class. Cells are read as training read them: empty cells
+        and tokens such as `NA` are missing, and so is a number that does not parse;
+        every row gets a prediction, and `notes` says where the model was guessing.
         """
-        from mlbridge.heads import RegressionHead, serving_values
+        from mlbridge.heads import serving_values
 
         columns = self.columns
         for column in columns:
@@ -183,11 +223,13 @@ class Bundle:
                 raise DataError(f"column '{column.name}' not found; columns are: "
                                 f"{', '.join(map(str, frame.columns))}",
                                 hint=f"the model needs: {', '.join(self.features)}")
-        values = serving_values(self.model, graph_inputs(columns, frame))
-        head = RegressionHead.from_json(self.metadata["output"])
+        raw = graph_inputs(columns, frame)
+        values = serving_values(self.model, raw)
         out = frame.copy()
-        for name, column in head.table_columns(values[:, 0]).items():
+        for name, column in self.head.table_columns(values).items():
             out[name] = column
+        rows = zip(*(raw[c.input] for c in columns), strict=True)
+        out["notes"] = ["; ".join(notes(columns, list(row))) for row in rows]
         return out
 
     def update_metadata(self, **sections: Any) -> None:

@@ -114,9 +114,31 @@ def _parse_sep(value: str | None) -> str | None:
     return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(value or "", value)
 
 
-def _metric_cells(values: dict[str, float]) -> tuple[str, str, str]:
-    return tuple("—" if math.isnan(values[name]) else f"{values[name]:{spec}}"
-                 for name, spec in (("mse", ",.1f"), ("mae", ".2f"), ("r2", ".3f")))
+#: The metrics table's columns by task: (metric key, heading, format).
+_METRIC_COLUMNS = {
+    "regression": [("mse", "MSE", ",.1f"), ("mae", "MAE", ".2f"), ("r2", "R²", ".3f")],
+    "classification": [("accuracy", "accuracy", ".3f"), ("log_loss", "log loss", ".4f"),
+                       ("macro_f1", "macro F1", ".3f"), ("roc_auc", "ROC AUC", ".3f")],
+}
+_BASELINE_NAMES = {"least_squares": "least squares", "mean": "predict the mean",
+                   "logistic_regression": "logistic regression",
+                   "prior": "class prior"}
+
+
+def _metrics_table(meta: dict) -> Table:
+    """The model's test metrics beside its baselines, in the task's own measures."""
+    metrics, task = meta["metrics"], meta["output"]["task"]
+    columns = [c for c in _METRIC_COLUMNS[task] if c[0] in metrics["test"]]
+    table = Table(title=f"Test metrics for {meta['output']['name']}", title_justify="left")
+    table.add_column("")
+    for _, heading, _ in columns:
+        table.add_column(heading, justify="right")
+    rows = [(f"mlbridge {meta['model']['kind']}", metrics["test"]),
+            *((_BASELINE_NAMES[name], values) for name, values in metrics["baselines"].items())]
+    for name, values in rows:
+        table.add_row(name, *("—" if key not in values or math.isnan(values[key])
+                              else f"{values[key]:{spec}}" for key, _, spec in columns))
+    return table
 
 
 @app.command(epilog="Examples:\n\n"
@@ -146,6 +168,12 @@ def train(
     # Plain strings checked by the API, so a typo gets the same one-line error as the rest.
     model: Annotated[str, typer.Option(help="linear (Normalization → Dense) or dnn "
                                        "(two hidden layers of 64).")] = "linear",
+    task: Annotated[str | None, typer.Option(
+        help="regression or classification. Default: regression for a target of numbers, "
+        "classification for labels.", show_default=False)] = None,
+    interval: Annotated[float, typer.Option(
+        help="Coverage of the prediction interval every regression answer carries "
+        "(split conformal); 0 for none.")] = 0.8,
     transform: Annotated[str, typer.Option(
         help="auto, log or none; auto takes log for skewed non-negative counts.")] = "auto",
     epochs: Annotated[int, typer.Option(help="Epoch cap; early stopping usually ends sooner.")] = (
@@ -175,7 +203,7 @@ def train(
             return train_api(
                 data, target=target, features=_split_list(features), key=key,
                 categorical=_split_list(categorical), out=out_dir,
-                model=model, transform=transform, epochs=epochs,
+                model=model, task=task, interval=interval, transform=transform, epochs=epochs,
                 learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                 sep=_parse_sep(sep), target_range=_parse_range(target_range),
                 quantize=quantize, reporter=reporter)
@@ -191,8 +219,12 @@ def _print_summary(bundle: Any, quiet: bool) -> None:
 
     meta = bundle.metadata
     data, model, metrics = meta["data"], meta["model"], meta["metrics"]
+    classifier = meta["output"]["task"] == "classification"
     if quiet:
-        out.print(f"{bundle.path}  test_mse={metrics['test']['mse']:.4g}")
+        figure = (f"test_log_loss={metrics['test']['log_loss']:.4g} "
+                  f"test_accuracy={metrics['test']['accuracy']:.4g}" if classifier
+                  else f"test_mse={metrics['test']['mse']:.4g}")
+        out.print(f"{bundle.path}  {figure}")
         return
     dropped = data["rows_dropped"]
     out.print()
@@ -208,17 +240,17 @@ def _print_summary(bundle: Any, quiet: bool) -> None:
         out.print(Text.assemble("  ", (spec["name"], "bold"), f"  {described}"))
     for name, reason in data["left_out"].items():
         out.print(Text.assemble("  ", (name, "dim"), f"  left out: {reason}"))
-    out.print(f"[bold]Model[/] {model['kind']}: {model['epochs_run']} epochs, best at "
+    task = (f"classification of {len(meta['output']['labels'])} labels" if classifier
+            else "regression")
+    out.print(f"[bold]Model[/] {model['kind']} {task}: {model['epochs_run']} epochs, best at "
               f"{model['best_epoch']}")
-    table = Table(title=f"Test metrics for {meta['output']['name']}", title_justify="left")
-    for column in ("", "MSE", "MAE", "R²"):
-        table.add_column(column, justify="right" if column else "left")
-    rows = [("mlbridge " + model["kind"], metrics["test"]),
-            ("least squares", metrics["baselines"]["least_squares"]),
-            ("predict the mean", metrics["baselines"]["mean"])]
-    for name, values in rows:
-        table.add_row(name, *_metric_cells(values))
-    out.print(table)
+    out.print(_metrics_table(meta))
+    output, test = meta["output"], metrics["test"]
+    if not classifier and output.get("half_width") is not None:
+        out.print(f"[bold]Interval[/] ±{output['half_width']:.4g} for "
+                  f"{output['interval']:.0%} coverage (calibrated on "
+                  f"{output['calibration_rows']:,} held-out rows); the test split's actual "
+                  f"coverage: {test['interval_coverage']:.1%}")
     size = sum(meta["files"].values())
     out.print(f"[bold]Wrote[/] {bundle.path}/ ({len(meta['files'])} files, {size / 1024:,.0f} KiB):"
               " metadata.json, model.keras, saved_model/, web/model.json")
@@ -280,12 +312,28 @@ def _predict_values(bundle: Any, pairs: list[str]) -> None:
         inputs[name] = value
     for name in bundle.features:
         inputs.setdefault(name, None)  # not given: missing, which the model imputes
-    (prediction,) = bundle.predict(inputs)
-    given = ", ".join(f"{k}={v}" for k, v in inputs.items() if v is not None)
-    if out.is_terminal:
-        out.print(f"{given} → [bold]{bundle.target} {prediction:.2f}[/]")
+    (row,) = bundle.outputs(inputs)
+    (notes,) = bundle.notes(inputs)
+    head = bundle.head
+    if bundle.labels is not None:
+        ranked = sorted(zip(bundle.labels, row, strict=True), key=lambda lp: -lp[1])
+        answer, plain = ranked[0][0], ranked[0][0]
+        detail = ", ".join(f"{label} {p:.0%}" for label, p in ranked[:5])
     else:
-        out.print(f"{prediction:.6g}")
+        answer, plain = f"{row[0]:.2f}", f"{row[0]:.6g}"
+        detail = (f"likely between {row[1]:.2f} and {row[2]:.2f} ({head.interval:.0%} "
+                  "interval)" if len(row) == 3 else "")
+    if not out.is_terminal:  # a script reads the answer alone; people read the rest
+        out.print(plain)
+        for text in [detail, *notes]:
+            if text:
+                err.print(text)
+        return
+    given = ", ".join(f"{k}={v}" for k, v in inputs.items() if v is not None)
+    out.print(Text.assemble(f"{given} → ", (f"{bundle.target} {answer}", "bold"),
+                            f"  {detail}" if detail else ""))
+    for text in notes:
+        out.print(Text.assemble(("note: ", "yellow"), text))
 
 
 def _predict_file(bundle: Any, data: str, out_file: Path | None) -> None:
@@ -417,7 +465,8 @@ def demo(
     """Train on the bundled data if no model exists yet, then serve the page."""
     if not (DEFAULT_BUNDLE / "metadata.json").is_file():
         train(out_dir=DEFAULT_BUNDLE, debug=debug, data=None, target=None, features=None,
-              categorical=None, key=None, model="linear", transform="auto", epochs=500,
+              categorical=None, key=None, model="linear", task=None, interval=0.8,
+              transform="auto", epochs=500,
               learning_rate=None, batch_size=None, seed=0, sep=None, target_range=None,
               quantize="none", quiet=False)
     else:

@@ -25,6 +25,12 @@ from mlbridge.errors import DataError, UsageError
 MISSING_TOKENS = frozenset({"", "none", "null", "nan", "na", "n/a", "-", "?"})
 #: Delimiters tried, in order of preference, when none is given.
 DELIMITERS = (",", "\t", ";")
+#: A column is numeric when at least this share of its present values are numbers; the
+#: few others ("unknown", "n.a.", typos) count as unusable. Used for features and target.
+NUMERIC_SHARE = 0.95
+TASKS = ("regression", "classification")
+#: A target with more distinct labels than this looks like an id or a name, not a class.
+MAX_CLASSES = 50
 #: Fewer usable rows than this cannot give a meaningful 80/20 split.
 MIN_ROWS = 10
 TEST_FRACTION = 0.2
@@ -61,6 +67,8 @@ class Dataset:
     dropped: dict[str, int] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)
     features_given: bool = True
+    task: str = "regression"
+    labels: list[str] | None = None
 
     @property
     def rows_used(self) -> int:
@@ -249,22 +257,56 @@ def require_columns(columns: list[str], names: list[str], option: str, where: st
 #: What to do about each reason a row is dropped, said when too few rows are left.
 HINTS = {
     "missing": "the --target column is empty in those rows; pick another --target",
-    "not a number": "check that the --target column holds numbers",
+    "not a number": "check that the --target column holds numbers, or pass --task "
+                    "classification if it holds labels",
     "outside": "widen --target-range, or leave it out to use the data's own range",
     "exact duplicate row": "the file repeats the same rows; check how it was exported",
 }
 
 
-def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None,
-          target_range: tuple[float, float] | None = None
-          ) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
-    """Keep rows with a numeric target; count every drop by reason, with a hint for each.
+def choose_task(column: pd.Series, task: str | None) -> str:
+    """Regression for a target of numbers (95% of present values), else classification."""
+    if task is not None:
+        return task
+    _, missing, not_numeric = parse_numbers(column)
+    present = max(int((~missing).sum()), 1)
+    return "regression" if not_numeric.sum() <= (1 - NUMERIC_SHARE) * present else \
+        "classification"
 
-    A missing or unparsable FEATURE value does not drop the row: the model imputes it
-    (inside its graph), so the browser can leave a field blank too. Exact duplicate rows
-    (every column equal) are dropped: they would count twice in training and could sit
-    on both sides of the split. Rows that merely share a key are kept, since they are
-    different records (see the README on repeated keys).
+
+def label_order(labels: pd.Series) -> list[str]:
+    """The distinct labels in a fixed order: numerically when all are numbers, else sorted."""
+    distinct = sorted(set(labels.tolist()))
+    numbers, _, not_numeric = parse_numbers(pd.Series(distinct, dtype=object))
+    if not not_numeric.any():
+        return [label for _, label in sorted(zip(numbers.tolist(), distinct, strict=True))]
+    return distinct
+
+
+def check_labels(labels: list[str], target: str) -> None:
+    if len(labels) < 2:
+        only = f" ('{labels[0]}')" if labels else ""
+        raise DataError(f"target '{target}' has one class only{only}: there is nothing to "
+                        "choose between", hint="pick a --target with at least two labels")
+    if len(labels) > MAX_CLASSES:
+        raise DataError(f"target '{target}' has {len(labels):,} different labels: that looks "
+                        f"like an id or a name, not a class (at most {MAX_CLASSES})",
+                        hint="pass --task regression if it holds numbers, or pick another "
+                        "--target")
+
+
+def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None,
+          target_range: tuple[float, float] | None = None, task: str = "regression"
+          ) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
+    """Keep rows with a usable target; count every drop by reason, with a hint for each.
+
+    A regression target must be a number (within `target_range`, if given); a
+    classification target is the cell's text, and must be present. A missing or
+    unparsable FEATURE value does not drop the row: the model imputes it (inside its
+    graph), so the browser can leave a field blank too. Exact duplicate rows (every
+    column equal) are dropped: they would count twice in training and could sit on both
+    sides of the split. Rows that merely share a key are kept, since they are different
+    records (see the README on repeated keys).
     """
     keep = np.ones(len(frame), dtype=bool)
     dropped: dict[str, int] = {}
@@ -278,14 +320,18 @@ def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None
             hints[reason] = hint
             keep &= ~hit
 
-    y, missing, not_numeric = parse_numbers(frame[target])
-    drop(missing, f"missing {target}", HINTS["missing"])
-    drop(not_numeric, f"{target} not a number", HINTS["not a number"])
-    if target_range is not None:
-        low, high = target_range
-        with np.errstate(invalid="ignore"):
-            drop((y < low) | (y > high), f"{target} outside [{low:g}, {high:g}]",
-                 HINTS["outside"])
+    if task == "classification":
+        y = clean_text(frame[target]).to_numpy(dtype=object)
+        drop(y == "", f"missing {target}", HINTS["missing"])
+    else:
+        y, missing, not_numeric = parse_numbers(frame[target])
+        drop(missing, f"missing {target}", HINTS["missing"])
+        drop(not_numeric, f"{target} not a number", HINTS["not a number"])
+        if target_range is not None:
+            low, high = target_range
+            with np.errstate(invalid="ignore"):
+                drop((y < low) | (y > high), f"{target} outside [{low:g}, {high:g}]",
+                     HINTS["outside"])
     drop(frame.duplicated(keep="first").to_numpy(), "exact duplicate row",
          HINTS["exact duplicate row"])
 
@@ -296,11 +342,25 @@ def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None
     return pd.DataFrame(columns, index=np.flatnonzero(keep)), dropped, hints
 
 
-def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Shuffle with `seed` and cut 80/20; the same seed always gives the same split."""
+def split(frame: pd.DataFrame, seed: int, strata: np.ndarray | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Shuffle with `seed` and cut 80/20; the same seed always gives the same split.
+
+    With `strata` (class labels), each class is cut 80/20 on its own, so a rare class
+    has rows on both sides rather than, by chance, none in the test split.
+    """
     order = np.random.default_rng(seed).permutation(len(frame))
-    n_test = max(1, round(len(frame) * TEST_FRACTION))
-    return frame.iloc[order[n_test:]], frame.iloc[order[:n_test]]
+    if strata is None:
+        n_test = max(1, round(len(frame) * TEST_FRACTION))
+        return frame.iloc[order[n_test:]], frame.iloc[order[:n_test]]
+    shuffled = np.asarray(strata)[order]
+    test = np.zeros(len(frame), dtype=bool)
+    for label in pd.unique(shuffled):
+        where = np.flatnonzero(shuffled == label)
+        test[where[:round(len(where) * TEST_FRACTION)]] = True
+    if not test.any():
+        test[0] = True
+    return frame.iloc[order[~test]], frame.iloc[order[test]]
 
 
 def check_options(target: str | None, features: list[str] | None, key: str | None,
@@ -325,7 +385,7 @@ def check_options(target: str | None, features: list[str] | None, key: str | Non
 def load_dataset(location: str | Path, target: str | None, features: list[str] | None = None,
                  key: str | None = None, sep: str | None = None, seed: int = 0,
                  target_range: tuple[float, float] | None = None,
-                 categorical: list[str] | None = None) -> Dataset:
+                 categorical: list[str] | None = None, task: str | None = None) -> Dataset:
     """Read, validate, clean and split a table: the whole first stage in one call.
 
     No `features` means every column but the target and the key (the next stage leaves
@@ -333,6 +393,9 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
     file is parsed.
     """
     check_options(target, features, key, categorical)
+    if task is not None and task not in TASKS:
+        raise UsageError(f"unknown task '{task}'",
+                         hint="use --task regression or --task classification")
     raw, where = read_source(location)
     columns, sep = read_header(raw, where, sep)
     if not target:
@@ -350,10 +413,18 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
                         + (" and the key" if key else ""),
                         hint="a model needs at least one input column")
     frame, source = parse_table(raw, where, sep)
-    cleaned, dropped, hints = clean(frame, target, features, key, target_range)
-    train, test = split(cleaned, seed)
+    task = choose_task(frame[target], task)
+    if task == "classification" and target_range is not None:
+        raise UsageError(f"--target-range does not apply: '{target}' holds labels, not "
+                         "numbers", hint="leave --target-range out, or pass --task regression")
+    cleaned, dropped, hints = clean(frame, target, features, key, target_range, task)
+    labels = None
+    if task == "classification":
+        labels = label_order(cleaned[target])
+        check_labels(labels, target)
+    train, test = split(cleaned, seed, cleaned[target].to_numpy() if labels else None)
     dataset = Dataset(train=train, test=test, features=features, target=target, key=key,
                       source=source, rows_read=len(frame), dropped=dropped, hints=hints,
-                      features_given=given)
+                      features_given=given, task=task, labels=labels)
     dataset.check_enough_rows()
     return dataset

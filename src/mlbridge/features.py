@@ -14,16 +14,18 @@ columns cannot help (left out, each with its reason).
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from mlbridge.dataset import Dataset, parse_numbers
+from mlbridge.dataset import NUMERIC_SHARE, Dataset, parse_numbers
 from mlbridge.errors import DataError, UsageError
 
 TRANSFORMS = ("auto", "log", "none")
@@ -35,9 +37,6 @@ MIN_COUNT = 5
 #: At most this many categories per feature, the most frequent first. Measured in
 #: `make bench` ("Vocabulary cap"): see the README for why this size.
 MAX_VOCABULARY = 1000
-#: A column is numeric when at least this share of the values present in the training
-#: split are numbers; the few others ("unknown", "n.a.", typos) count as missing.
-NUMERIC_SHARE = 0.95
 #: Text columns with distinct values on at least this share of rows look like ids/names.
 ID_LIKE_SHARE = 0.9
 _DATE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
@@ -45,6 +44,19 @@ _DATE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{
 _EPSILON = 1e-7  # Keras's floor for a standard deviation
 #: The converter names a lookup table's resource inputs unknown, unknown_1, ...
 _RESERVED = re.compile(r"unknown(_\d+)?")
+
+
+def _format(x: float) -> str:
+    """A number as notes show it: at most 2 decimals, thousands separators from 10,000 on
+    (so a year reads 2008), exactly as web/notes.js formats it."""
+    text = (f"{x:,.2f}" if abs(x) >= 10000 else f"{x:.2f}").rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def notes(columns: list[Column], row: list[Any]) -> list[str]:
+    """The notes for one row of checked raw values, in the columns' order."""
+    return [text for column, value in zip(columns, row, strict=True)
+            if (text := column.note(value)) is not None]
 
 
 def graph_name(name: str, taken: set[str]) -> str:
@@ -88,6 +100,10 @@ class Column(ABC):
     @abstractmethod
     def describe(self) -> str:
         """One line for the summary: what was learnt."""
+
+    @abstractmethod
+    def note(self, value: Any) -> str | None:
+        """Why the model is guessing for this raw value, or None (same rules: notes.js)."""
 
     def to_json(self) -> dict:
         return {"name": self.name, "input": self.input, "kind": self.kind, "dtype": self.dtype,
@@ -164,6 +180,19 @@ class NumericColumn(Column):
                                std=self.std, indicator=self.missing_indicator,
                                name=f"{self.input}_encode")
 
+    def note(self, value: Any) -> str | None:
+        name = self.name
+        if math.isnan(value):
+            return f"{name} is missing: the model used {_format(self.fill)}, the training median"
+        if value > self.max:
+            times = math.floor(value / self.max) if self.max > 0 else 0
+            return (f"{name} is {times}× the largest seen in training ({_format(self.max)})"
+                    if times >= 2 else
+                    f"{name} is above the largest seen in training ({_format(self.max)})")
+        if value < self.min:
+            return f"{name} is below the smallest seen in training ({_format(self.min)})"
+        return None
+
     def describe(self) -> str:
         unparsable = (f" ({self.unparsable_in_training:,} not numbers)"
                       if self.unparsable_in_training else "")
@@ -224,6 +253,10 @@ class CategoricalColumn(Column):
     def encode(self, values: np.ndarray) -> np.ndarray:
         return np.eye(self.width)[self.slots(values)]
 
+    @cached_property
+    def known(self) -> frozenset[str]:
+        return frozenset(self.vocabulary)
+
     def labels(self, values: np.ndarray) -> np.ndarray:
         """Each value as the model sees it: itself if kept, else "(other)" or "(missing)"."""
         names = np.array(["(other)", "(missing)", *self.vocabulary], dtype=object)
@@ -238,6 +271,13 @@ class CategoricalColumn(Column):
 
         return keras.layers.StringLookup(vocabulary=["", *self.vocabulary], num_oov_indices=1,
                                          output_mode="one_hot", name=f"{self.input}_lookup")
+
+    def note(self, value: Any) -> str | None:
+        if value == "":
+            return f"{self.name} is missing"
+        if value not in self.known:
+            return f'"{value}" is not a {self.name} the model knows: counted as other'
+        return None
 
     def describe(self) -> str:
         folded = (f", {self.folded_values:,} folded into 'other' ({self.folded_rows:,} rows)"

@@ -1,7 +1,7 @@
-"""The two small Keras layers mlbridge adds so that the whole pipeline is one graph.
+"""The small Keras layers mlbridge adds so that the whole pipeline is one graph.
 
 Importing this module imports TensorFlow; only the training and loading code does so.
-Both layers use only ops that the TF.js converter and runtime support
+Every layer uses only ops that the TF.js converter and runtime support
 (IsNan, SelectV2, Log1p, Maximum, Minimum, Sub, RealDiv, Cast, ConcatV2).
 """
 
@@ -59,3 +59,39 @@ class Clip(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "low": self.low, "high": self.high}
+
+
+@keras.saving.register_keras_serializable(package="mlbridge")
+class Interval(keras.layers.Layer):
+    """A value `[batch, 1]` → `[batch, 3]`: value, value - half_width, value + half_width.
+
+    The ends are clipped to the target's range like the value. One output with the value
+    first keeps `output[0][0]` the value for a client that knows nothing of intervals.
+    """
+
+    def __init__(self, half_width: float, low: float, high: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.half_width, self.low, self.high = float(half_width), float(low), float(high)
+
+    def call(self, x):
+        lower = ops.maximum(x - self.half_width, self.low)
+        upper = ops.minimum(x + self.half_width, self.high)
+        return ops.concatenate([x, lower, upper], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 3)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "half_width": self.half_width, "low": self.low,
+                "high": self.high}
+
+
+@keras.saving.register_keras_serializable(package="mlbridge")
+class TwoClass(keras.layers.Layer):
+    """A sigmoid's probability p `[batch, 1]` → `[batch, 2]`: (1 - p, p), in label order."""
+
+    def call(self, p):
+        return ops.concatenate([1.0 - p, p], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2)

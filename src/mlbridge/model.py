@@ -24,7 +24,7 @@ from mlbridge.features import CategoricalColumn, Column
 if TYPE_CHECKING:
     import keras
 
-    from mlbridge.heads import RegressionHead
+    from mlbridge.heads import Head
 
 MODEL_KINDS = ("linear", "dnn")
 DEFAULT_LEARNING_RATE = {"linear": 0.1, "dnn": 0.001}
@@ -37,6 +37,11 @@ PATIENCE = 15
 #: overfit, so it stops when the validation loss has not improved for PATIENCE epochs.
 STOPPING = {"linear": {"monitor": "loss", "patience": 6, "min_delta": 1e-4},
             "dnn": {"monitor": "val_loss", "patience": PATIENCE, "min_delta": 0.0}}
+
+
+def stopping(kind: str, head: Head) -> dict:
+    """The early-stopping rule for this model kind and head (see STOPPING)."""
+    return STOPPING[kind]
 VALIDATION_SPLIT = 0.2
 HIDDEN_UNITS = 64
 
@@ -80,9 +85,9 @@ def default_batch_size(n_rows: int) -> int:
 
 @dataclass
 class TrainedModel:
-    """The serving model, the resolved hyperparameters, and what training learnt."""
+    """The training model, the resolved hyperparameters, and what training learnt."""
 
-    serving: keras.Model
+    training: keras.Model
     config: TrainingConfig
     history: dict[str, list[float]]
     epochs_run: int
@@ -90,9 +95,8 @@ class TrainedModel:
     unseen_slots: dict[str, list[str]]
 
 
-def build(kind: str, columns: list[Column], head: RegressionHead
-          ) -> tuple[keras.Model, keras.Model]:
-    """Return `(training_model, serving_model)` sharing their layers."""
+def build(kind: str, columns: list[Column], head: Head) -> keras.Model:
+    """The training model: raw inputs → encoders → dense layers → what the loss sees."""
     from mlbridge.layers import keras
 
     inputs = {c.input: keras.Input(shape=(1,), name=c.input, dtype=c.dtype) for c in columns}
@@ -101,9 +105,15 @@ def build(kind: str, columns: list[Column], head: RegressionHead
     if kind == "dnn":
         h = keras.layers.Dense(HIDDEN_UNITS, activation="relu", name="hidden_1")(h)
         h = keras.layers.Dense(HIDDEN_UNITS, activation="relu", name="hidden_2")(h)
-    training_output, serving_output = head.outputs(h)
-    return (keras.Model(inputs, training_output, name="mlbridge_training"),
-            keras.Model(inputs, serving_output, name="mlbridge"))
+    return keras.Model(inputs, head.training_output(h), name="mlbridge_training")
+
+
+def serving_model(training: keras.Model, head: Head) -> keras.Model:
+    """The model that is saved and exported: the training model's layers plus the head's
+    serving layers (target units, clip, interval; or probabilities)."""
+    from mlbridge.layers import keras
+
+    return keras.Model(training.input, head.serving_output(training.output), name="mlbridge")
 
 
 def tensors(inputs: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -120,7 +130,7 @@ def tensors(inputs: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarray,
-        head: RegressionHead, config: TrainingConfig,
+        head: Head, config: TrainingConfig,
         on_epoch: EpochCallback | None = None) -> TrainedModel:
     """Train with early stopping that restores the best weights.
 
@@ -131,13 +141,13 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
 
     config = config.resolved(len(y_train))
     keras.utils.set_random_seed(config.seed)
-    training, serving = build(config.kind, columns, head)
+    training = build(config.kind, columns, head)
     training.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
                      loss=head.loss)
-    stopping = STOPPING[config.kind]
-    callbacks = [keras.callbacks.EarlyStopping(**stopping, restore_best_weights=True),
+    rule = stopping(config.kind, head)
+    callbacks = [keras.callbacks.EarlyStopping(**rule, restore_best_weights=True),
                  keras.callbacks.TerminateOnNaN()]
-    if stopping["monitor"] == "loss":
+    if rule["monitor"] == "loss":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5,
                                                            patience=2, min_lr=1e-5))
     if on_epoch is not None:
@@ -151,14 +161,14 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
         epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=0,
         callbacks=callbacks,
     ).history
-    losses = history.get(stopping["monitor"], [])
+    losses = history.get(rule["monitor"], [])
     if not losses or not np.all(np.isfinite(losses)):
         raise TrainError("training diverged (the loss became NaN or infinite)",
                          hint="lower --learning-rate, or check the data for extreme values")
     fitted_rows = math.ceil(len(y_train) * (1 - VALIDATION_SPLIT))  # as Keras splits
     unseen = average_unseen_slots(training, columns,
                                   {k: v[:fitted_rows] for k, v in x_train.items()})
-    return TrainedModel(serving=serving, config=config,
+    return TrainedModel(training=training, config=config,
                         history={k: [float(v) for v in vs] for k, vs in history.items()},
                         epochs_run=len(losses), best_epoch=int(np.argmin(losses)) + 1,
                         unseen_slots=unseen)

@@ -17,16 +17,23 @@ import numpy as np
 from mlbridge.bundle import SCHEMA_VERSION, Bundle, check_out, write_bundle
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import UsageError
-from mlbridge.evaluate import errors_by_value
+from mlbridge.evaluate import confusion, errors_by_value, reliability
 from mlbridge.features import (
     TRANSFORMS,
     CategoricalColumn,
+    Column,
     EncodedSplits,
     choose_columns,
     graph_inputs,
 )
-from mlbridge.heads import RegressionHead
-from mlbridge.model import DEFAULT_EPOCHS, STOPPING, VALIDATION_SPLIT, TrainingConfig
+from mlbridge.heads import (
+    DEFAULT_INTERVAL,
+    ClassificationHead,
+    Head,
+    RegressionHead,
+    choose_head,
+)
+from mlbridge.model import DEFAULT_EPOCHS, VALIDATION_SPLIT, TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT / "data" / "artists.csv"
@@ -36,6 +43,8 @@ BUNDLED = {"target": "popularity", "features": ["twitter_followers"], "key": "ha
 #: At most this many test rows are kept in the bundle (test.csv) for verify and reports;
 #: the metrics are always computed on the whole test split.
 TEST_SAMPLE_ROWS = 2000
+#: Share of the training split held out to calibrate the regression interval (never fit).
+CALIBRATION_SPLIT = 0.2
 
 
 class Reporter(Protocol):
@@ -67,10 +76,19 @@ def versions() -> dict[str, str]:
     return found
 
 
+def _split_off(x: dict[str, np.ndarray], y: np.ndarray, share: float
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The last `share` of the (shuffled) training rows, apart: `(x_fit, y_fit, x_cal, y_cal)`."""
+    cut = len(y) - max(1, round(len(y) * share))
+    return ({k: v[:cut] for k, v in x.items()}, y[:cut],
+            {k: v[cut:] for k, v in x.items()}, y[cut:])
+
+
 def train(data: str | Path | None = None, target: str | None = None,
           features: list[str] | None = None, key: str | None = None,
           categorical: list[str] | None = None, out: str | Path = "models/artists",
-          model: str = "linear", transform: str = "auto", epochs: int = DEFAULT_EPOCHS,
+          model: str = "linear", task: str | None = None, interval: float = DEFAULT_INTERVAL,
+          transform: str = "auto", epochs: int = DEFAULT_EPOCHS,
           learning_rate: float | None = None, batch_size: int | None = None, seed: int = 0,
           sep: str | None = None, target_range: tuple[float, float] | None = None,
           quantize: str = "none", reporter: Reporter | None = None) -> Bundle:
@@ -79,11 +97,12 @@ def train(data: str | Path | None = None, target: str | None = None,
     With no `data`, trains on the bundled artists table (target popularity from
     twitter_followers). With `data` and no `features`, every column but the target and
     the key is a candidate; those that cannot help are left out, each with its reason
-    in `metadata["data"]["left_out"]`.
+    in `metadata["data"]["left_out"]`. A target of numbers is regression (with an
+    interval of coverage `interval`, 0 for none); a target of labels is classification
+    (`task` forces either).
 
-    >>> bundle = train("data/cars.csv", target="Miles_per_Gallon", key="Name",
-    ...                out="models/cars")
-    >>> bundle.metrics["test"]["r2"]
+    >>> bundle = train("data/penguins.csv", target="species", out="models/penguins")
+    >>> bundle.metrics["test"]["log_loss"]
     """
     from mlbridge.export.tfjs import QUANTIZATIONS
 
@@ -103,18 +122,27 @@ def train(data: str | Path | None = None, target: str | None = None,
         raise UsageError(f"unknown quantization '{quantize}'", hint="use float16 or uint8")
     if target_range is not None and not target_range[0] < target_range[1]:
         raise UsageError("--target-range must be LOW,HIGH with LOW < HIGH")
+    if not 0 <= interval < 1:
+        raise UsageError(f"--interval {interval:g} is not a coverage between 0 and 1",
+                         hint="for example --interval 0.9, or --interval 0 for none")
     out = check_out(out)
 
     progress.stage(f"Reading {data}")
-    dataset = load_dataset(data, target, features, key, sep, seed, target_range, categorical)
+    dataset = load_dataset(data, target, features, key, sep, seed, target_range, categorical,
+                           task)
     choice = choose_columns(dataset, categorical, transform)
     columns = choice.columns
     dataset = dataset.with_features([c.name for c in columns])
-    y_train = dataset.train[dataset.target].to_numpy(dtype=np.float64)
-    y_test = dataset.test[dataset.target].to_numpy(dtype=np.float64)
-    head = RegressionHead.fit(dataset.target, y_train, target_range)
+    as_type = object if dataset.task == "classification" else np.float64
+    y_train = dataset.train[dataset.target].to_numpy(dtype=as_type)
+    y_test = dataset.test[dataset.target].to_numpy(dtype=as_type)
+    head = choose_head(dataset.task, dataset.target, y_train, dataset.labels, target_range,
+                       interval)
     x_train = graph_inputs(columns, dataset.train)
     x_test = graph_inputs(columns, dataset.test)
+    calibrated = isinstance(head, RegressionHead) and head.interval > 0
+    if calibrated:
+        x_train, y_train, x_cal, y_cal = _split_off(x_train, y_train, CALIBRATION_SPLIT)
 
     progress.stage("Loading TensorFlow")
     from mlbridge._tf import quiet_tensorflow
@@ -126,16 +154,17 @@ def train(data: str | Path | None = None, target: str | None = None,
     from mlbridge.export.tfjs import write_tfjs
     from mlbridge.heads import serving_values
 
-    progress.stage(f"Training {config.kind} model on {len(y_train):,} rows")
+    progress.stage(f"Training {config.kind} {dataset.task} model on {len(y_train):,} rows")
     trained = model_stage.fit(columns, x_train, y_train, head, config, on_epoch=progress.epoch)
-    resolved = trained.config
-    predicted = serving_values(trained.serving, x_test)[:, 0]
-    encoded = EncodedSplits(columns, x_train, x_test, y_train, y_test)
-    metrics = {"test": head.metrics(y_test, predicted), "baselines": head.baselines(encoded),
-               "by_value": {c.name: errors_by_value(c.labels(x_test[c.input]), y_test, predicted)
-                            for c in columns if isinstance(c, CategoricalColumn)}}
+    serving = model_stage.serving_model(trained.training, head)
+    if calibrated:
+        head.calibrate(y_cal, serving_values(serving, x_cal)[:, 0])
+        serving = model_stage.serving_model(trained.training, head)
+    outputs = serving_values(serving, x_test)
+    metrics = evaluate_model(head, columns, EncodedSplits(columns, x_train, x_test, y_train,
+                                                          y_test), outputs)
     sample = dataset.test.sample(min(len(dataset.test), TEST_SAMPLE_ROWS), random_state=seed)
-
+    resolved = trained.config
     metadata = {
         "schema_version": SCHEMA_VERSION,
         "kind": "trained",
@@ -145,20 +174,22 @@ def train(data: str | Path | None = None, target: str | None = None,
             "source": dataset.source.location, "sha256": dataset.source.sha256,
             "bytes": dataset.source.size_bytes, "sep": dataset.source.sep,
             "rows_read": dataset.rows_read, "rows_used": dataset.rows_used,
-            "rows_dropped": dataset.dropped, "rows_train": len(y_train),
+            "rows_dropped": dataset.dropped, "rows_train": len(dataset.train),
+            "rows_fit": len(y_train), "rows_calibration": len(y_cal) if calibrated else 0,
             "rows_test": len(y_test), "split_seed": seed, "left_out": choice.left_out,
             "test_sample": {"file": "test.csv", "rows": len(sample), "of": len(y_test),
                             "how": f"uniform sample without replacement, seed {seed}, at "
                                    f"most {TEST_SAMPLE_ROWS:,} rows"},
         },
         "inputs": [column.to_json() for column in columns],
-        "output": head.to_json(),
+        "output": {**head.to_json(), "columns": head.columns},
         "model": {
             "kind": resolved.kind, "learning_rate": resolved.learning_rate,
             "batch_size": resolved.batch_size, "epoch_cap": resolved.epochs,
             "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
-            "early_stopping": STOPPING[resolved.kind], "validation_split": VALIDATION_SPLIT,
-            "seed": seed, "unseen_slots": trained.unseen_slots,
+            "early_stopping": model_stage.stopping(resolved.kind, head),
+            "validation_split": VALIDATION_SPLIT, "seed": seed,
+            "unseen_slots": trained.unseen_slots,
         },
         "metrics": metrics,
         "history": trained.history,
@@ -173,14 +204,31 @@ def train(data: str | Path | None = None, target: str | None = None,
 
     def write_report(directory: Path, meta: dict) -> dict:
         report_stage.write_plots(directory, meta, dataset.train, dataset.test,
-                                 lambda frame: serving_values(
-                                     trained.serving, graph_inputs(columns, frame))[:, 0])
+                                 lambda frame: serving_values(serving,
+                                                              graph_inputs(columns, frame)))
         report_stage.write_report(directory, meta)
         return {}
 
-    return write_bundle(out, metadata, trained.serving, writers=[
-        lambda directory, _: write_tfjs(trained.serving, directory, quantize),
-        lambda directory, meta: write_standalone(trained.serving, directory, meta),
+    return write_bundle(out, metadata, serving, writers=[
+        lambda directory, _: write_tfjs(serving, directory, quantize),
+        lambda directory, meta: write_standalone(serving, directory, meta),
         write_test_rows,
         write_report,
     ])
+
+
+def evaluate_model(head: Head, columns: list[Column], encoded: EncodedSplits,
+                   outputs: np.ndarray) -> dict:
+    """Test metrics beside the head's baselines, errors by category value, and for
+    classification the confusion matrix and the reliability (calibration) table."""
+    y_test = encoded.y_test
+    errors = head.row_errors(y_test, outputs)
+    metrics = {"test": head.metrics(y_test, outputs), "baselines": head.baselines(encoded),
+               "by_value_measure": head.error_name,
+               "by_value": {c.name: errors_by_value(c.labels(encoded.x_test[c.input]), errors)
+                            for c in columns if isinstance(c, CategoricalColumn)}}
+    if isinstance(head, ClassificationHead):
+        classes = head.training_target(y_test).astype(int)
+        metrics.update(confusion=confusion(classes, outputs),
+                       reliability=reliability(classes, outputs))
+    return metrics

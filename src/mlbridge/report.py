@@ -16,9 +16,20 @@ import pandas as pd
 
 #: At most this many points in a scatter plot: enough to see the cloud, fast to draw.
 MAX_POINTS = 5000
-PLOTS = {"loss": "Training and validation loss per epoch",
-         "fit": "The data and the model's prediction",
-         "residuals": "Residuals against predictions (test split)"}
+#: The plots of each task, by file name, with their titles.
+PLOTS = {
+    "regression": {"loss": "Training and validation loss per epoch",
+                   "fit": "The data and the model's prediction",
+                   "residuals": "Residuals against predictions (test split)"},
+    "classification": {"loss": "Training and validation loss per epoch",
+                       "confusion": "Confusion matrix (test split)",
+                       "reliability": "Reliability: predicted confidence against accuracy "
+                                      "(test split)"},
+}
+
+
+def _task(metadata: dict) -> str:
+    return metadata["output"].get("task", "regression")
 
 
 def _pyplot():
@@ -32,27 +43,35 @@ def _pyplot():
 
 def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.DataFrame,
                 predict: Callable[[pd.DataFrame], np.ndarray]) -> None:
-    """Draw plots/loss.png, plots/fit.png and plots/residuals.png into `directory`.
+    """Draw the task's plots (see PLOTS) into `directory/plots/`.
 
-    `predict` takes a table of raw values (the feature columns) and returns predictions.
+    `predict` takes a table of raw values (the feature columns) and returns the serving
+    model's outputs, `[rows, k]`.
     """
     plt = _pyplot()
     plots = directory / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    target = metadata["output"]["name"]
-
+    titles = PLOTS[_task(metadata)]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, label in (("loss", "training"), ("val_loss", "validation")):
         values = metadata["history"].get(key, [])
         ax.plot(range(1, len(values) + 1), values, label=label)
     ax.axvline(metadata["model"]["best_epoch"], color="grey", linestyle=":", label="best epoch")
-    ax.set(xlabel="epoch", ylabel="loss", title=PLOTS["loss"])
+    ax.set(xlabel="epoch", ylabel="loss", title=titles["loss"])
     ax.legend()
     _save(fig, plots / "loss.png")
+    if _task(metadata) == "classification":
+        _classification_plots(plt, plots, metadata)
+    else:
+        _regression_plots(plt, plots, metadata, train, test, predict)
 
+
+def _regression_plots(plt, plots: Path, metadata: dict, train: pd.DataFrame,
+                      test: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray]) -> None:
+    titles, target = PLOTS["regression"], metadata["output"]["name"]
     sample = test.sample(min(len(test), MAX_POINTS), random_state=0)
     y_test = sample[target].to_numpy(dtype=np.float64)
-    predicted = predict(sample)
+    predicted = predict(sample)[:, 0]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     spec = metadata["inputs"][0]
     if len(metadata["inputs"]) == 1 and spec["kind"] == "numeric":
@@ -64,8 +83,11 @@ def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.D
         log = spec["transform"] == "log"
         low, high = max(spec["min"], 1.0) if log else spec["min"], spec["max"]
         grid = np.geomspace(low, high, 200) if log else np.linspace(low, high, 200)
-        ax.plot(grid, predict(pd.DataFrame({spec["name"]: grid})), color="black",
-                label="model")
+        curve = predict(pd.DataFrame({spec["name"]: grid}))
+        ax.plot(grid, curve[:, 0], color="black", label="model")
+        if curve.shape[1] == 3:
+            ax.fill_between(grid, curve[:, 1], curve[:, 2], color="grey", alpha=0.2,
+                            label=f"{metadata['output']['interval']:.0%} interval")
         if log:
             ax.set_xscale("log")
         ax.set(xlabel=f"{spec['name']}" + (" (log scale)" if log else ""), ylabel=target)
@@ -74,14 +96,40 @@ def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.D
         ax.scatter(y_test, predicted, s=6, alpha=0.5)
         ax.plot([y_test.min(), y_test.max()], [y_test.min(), y_test.max()], color="black")
         ax.set(xlabel=f"actual {target}", ylabel=f"predicted {target}")
-    ax.set_title(PLOTS["fit"])
+    ax.set_title(titles["fit"])
     _save(fig, plots / "fit.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.scatter(predicted, y_test - predicted, s=6, alpha=0.5)
     ax.axhline(0, color="black")
-    ax.set(xlabel=f"predicted {target}", ylabel="actual - predicted", title=PLOTS["residuals"])
+    ax.set(xlabel=f"predicted {target}", ylabel="actual - predicted", title=titles["residuals"])
     _save(fig, plots / "residuals.png")
+
+
+def _classification_plots(plt, plots: Path, metadata: dict) -> None:
+    """The confusion matrix and the reliability diagram, from the metrics in metadata."""
+    titles, labels = PLOTS["classification"], metadata["output"]["labels"]
+    matrix = np.asarray(metadata["metrics"]["confusion"])
+    size = min(12.0, 3.0 + 0.45 * len(labels))
+    fig, ax = plt.subplots(figsize=(size, size * 0.8))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center",
+                color="white" if count > matrix.max() / 2 else "black")
+    ax.set(xlabel="predicted", ylabel="actual", title=titles["confusion"])
+    _save(fig, plots / "confusion.png")
+
+    bins = metadata["metrics"]["reliability"]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
+            label="model")
+    ax.set(xlabel="predicted probability of the chosen label", ylabel="share correct",
+           xlim=(0, 1), ylim=(0, 1.02), title=titles["reliability"])
+    ax.legend()
+    _save(fig, plots / "reliability.png")
 
 
 def _save(fig, path: Path) -> None:
@@ -100,12 +148,39 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _metric_rows(metadata: dict) -> list[list[str]]:
+def _metric_rows(metadata: dict) -> tuple[list[str], list[list[str]]]:
+    """The metrics table: the model beside its baselines, columns by task."""
     metrics = metadata["metrics"]
-    named = [(f"mlbridge {metadata['model']['kind']}", metrics["test"]),
+    model = f"mlbridge {metadata['model']['kind']}"
+    if _task(metadata) == "classification":
+        named = [(model, metrics["test"]),
+                 ("logistic regression (same features)",
+                  metrics["baselines"]["logistic_regression"]),
+                 ("class prior (training frequencies)", metrics["baselines"]["prior"])]
+        header = ["model", "accuracy", "log loss", "macro F1", "ROC AUC"]
+        return header, [[name, f"{m['accuracy']:.3f}", f"{m['log_loss']:.4f}",
+                         f"{m['macro_f1']:.3f}",
+                         f"{m['roc_auc']:.3f}" if "roc_auc" in m else "—"]
+                        for name, m in named]
+    named = [(model, metrics["test"]),
              ("least squares (same features)", metrics["baselines"]["least_squares"]),
              ("predict the training mean", metrics["baselines"]["mean"])]
-    return [[name, f"{m['mse']:.2f}", f"{m['mae']:.2f}", f"{m['r2']:.3f}"] for name, m in named]
+    return ["model", "MSE", "MAE", "R²"], [[name, f"{m['mse']:.2f}", f"{m['mae']:.2f}",
+                                           f"{m['r2']:.3f}"] for name, m in named]
+
+
+def _interval_text(metadata: dict) -> str:
+    output, test = metadata["output"], metadata["metrics"]["test"]
+    if output.get("task", "regression") != "regression":
+        return ""
+    if output.get("half_width") is None:
+        return "<p>No prediction interval (trained with <code>--interval 0</code>).</p>"
+    return (f"<p>Every prediction comes with a {output['interval']:.0%} interval: the value "
+            f"± {output['half_width']:.4g} (split conformal, calibrated on "
+            f"{output['calibration_rows']:,} training rows the model never fit), clipped to "
+            f"[{output['min']:g}, {output['max']:g}]. On the test split it covered "
+            f"<b>{test['interval_coverage']:.1%}</b> of the rows (nominal "
+            f"{output['interval']:.0%}); mean width {test['interval_width']:.4g}.</p>")
 
 
 def _parity_section(parity: dict) -> str:
@@ -136,10 +211,11 @@ def _inputs_section(metadata: dict) -> str:
     rows += [[name, f"left out: {reason}"]
              for name, reason in metadata["data"].get("left_out", {}).items()]
     parts = [_table(["column", "how the model reads it"], rows)]
+    measure = metadata["metrics"].get("by_value_measure", "MAE")
     for name, values in metadata["metrics"].get("by_value", {}).items():
         parts.append(f"<h3>{html.escape(name)}: test error by value</h3>")
-        parts.append(_table(["value", "test rows", "MAE"],
-                            [[v["value"], f"{v['test_rows']:,}", f"{v['mae']:.2f}"]
+        parts.append(_table(["value", "test rows", measure],
+                            [[v["value"], f"{v['test_rows']:,}", f"{v['error']:.3g}"]
                              for v in values]))
     return "".join(parts)
 
@@ -155,7 +231,7 @@ def render_html(metadata: dict) -> str:
                                                       f"{data['rows_test']:,}"]])
     figures = "".join(f'<figure><img src="plots/{name}.png" alt="{html.escape(title)}">'
                       f"<figcaption>{html.escape(title)}</figcaption></figure>"
-                      for name, title in PLOTS.items())
+                      for name, title in PLOTS[_task(metadata)].items())
     title = f"mlbridge report: {metadata['name']}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -168,7 +244,8 @@ Trained {html.escape(metadata['created'])} on <code>{html.escape(data['source'])
 <h2>Inputs</h2>
 {_inputs_section(metadata)}
 <h2>Test metrics</h2>
-{_table(["model", "MSE", "MAE", "R²"], _metric_rows(metadata))}
+{_table(*_metric_rows(metadata))}
+{_interval_text(metadata)}
 <h2>Cleaning</h2>
 {cleaning}
 <h2>Browser parity</h2>

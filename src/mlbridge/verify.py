@@ -33,7 +33,7 @@ _PREDICT_IN_PAGE = """
 async ({ url, options, columns }) => {
   const { loadModel } = await import("/static/mlbridge.js");
   const model = await loadModel(url, options);
-  const values = await model.predict(columns);
+  const values = await model.outputs(columns);
   model.dispose();
   return { backend: model.backend, values };
 }
@@ -76,17 +76,21 @@ def python_predictions(bundle: Bundle, inputs: dict[str, list]) -> np.ndarray:
     tf, _ = quiet_tensorflow()
     saved = tf.saved_model.load(str(bundle.path / "saved_model"))
     feeds = tensors(check_inputs(inputs, bundle.metadata["inputs"]))
-    return saved.serve(feeds).numpy().reshape(-1).astype(np.float64)
+    out = saved.serve(feeds).numpy().astype(np.float64)
+    return out.reshape(len(out), -1)
 
 
 def compare(name: str, expected: np.ndarray, got: np.ndarray, rtol: float,
             atol: float) -> dict:
-    """Largest absolute and relative differences, and whether all are within tolerance."""
+    """Largest absolute and relative differences over every output column (the value and
+    the interval's ends, or each class's probability), and whether all are within
+    tolerance."""
     got = np.asarray(got, dtype=np.float64)
     if got.shape != expected.shape or not np.all(np.isfinite(got)):
         return {"runtime": name, "rows": len(expected), "passed": False,
                 "max_abs_diff": None, "max_rel_diff": None,
-                "error": f"got {got.shape[0]} values, {int(np.sum(~np.isfinite(got)))} not finite"}
+                "error": f"got shape {list(got.shape)} for {list(expected.shape)}, "
+                         f"{int(np.sum(~np.isfinite(got)))} not finite"}
     diff = np.abs(got - expected)
     rel = diff / np.maximum(np.abs(expected), 1e-12)
     return {"runtime": name, "rows": len(expected),
@@ -95,10 +99,10 @@ def compare(name: str, expected: np.ndarray, got: np.ndarray, rtol: float,
 
 
 _PREDICT_IN_NODE = """
-const { predict } = await import(process.argv[1]);
+const { outputs } = await import(process.argv[1]);
 let text = "";
 for await (const chunk of process.stdin) text += chunk;
-process.stdout.write(JSON.stringify(predict(JSON.parse(text))));
+process.stdout.write(JSON.stringify(outputs(JSON.parse(text))));
 """
 
 
@@ -158,7 +162,8 @@ def tolerances(bundle: Bundle, rtol: float, atol: float) -> dict[str, dict]:
     if quantization == "none":
         return {"tfjs": plain, "standalone": plain}
     q_rtol, q_atol = QUANTIZED_TOLERANCE[quantization]
-    span = bundle.metadata["output"]["max"] - bundle.metadata["output"]["min"]
+    output = bundle.metadata["output"]
+    span = output["max"] - output["min"] if "max" in output else 1.0  # probabilities: 0..1
     return {"tfjs": {"rtol": q_rtol, "atol": q_atol * span,
                      "why": f"{quantization}-quantized TF.js weights"},
             "standalone": plain}
@@ -174,13 +179,22 @@ def verify(path: str | Path, browser: str | None = None,
     tolerance = tolerances(bundle, rtol, atol)
     runs = browser_runs(bundle, backends)
     answers = browser_predictions(bundle, inputs, runs, browser)
+    sums: dict[str, float] = {}
     if "standalone-chromium" in runs:
         answers["standalone-node"] = ("node", node_predictions(bundle, inputs))
+    if bundle.labels is not None:
+        for name, (_, values) in answers.items():
+            totals = np.asarray(values, dtype=np.float64).sum(axis=1)
+            sums[name] = float(np.max(np.abs(totals - 1.0))) if len(totals) else 0.0
     checks = []
     for name, (used, values) in answers.items():
         tol = tolerance[name.split("-")[0]]
         check = compare(name, expected, values, tol["rtol"], tol["atol"])
-        check.update(backend=used, tolerance=tol)
+        check.update(backend=used, tolerance=tol, columns=bundle.head.columns)
+        if name in sums:  # probabilities must sum to 1 within float32 rounding
+            check["max_sum_error"] = sums[name]
+            if sums[name] > 1e-5:
+                check.update(passed=False, error=f"probabilities sum to 1 ± {sums[name]:.1e}")
         asked = runs.get(name, {}).get("backend")
         if asked and used != asked:
             check.update(passed=False, error=f"asked for {asked}, TF.js used {used}")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Arrays up to this many numbers are written as literals a person can read; larger
 #: ones as base64 little-endian float32, which is exact and a third of the size.
 INLINE_LIMIT = 256
-ACTIVATIONS = ("linear", "relu")
+ACTIVATIONS = ("linear", "relu", "sigmoid")
 #: Layers that only route tensors: nothing to compute.
 _PLUMBING = ("InputLayer", "Concatenate")
 
@@ -83,12 +83,19 @@ def read_steps(model: keras.Model, inputs: list[dict]) -> list[Step]:
                 raise UnsupportedModel(f"layer '{layer.name}' uses activation '{activation}'")
             kernel, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
             steps.append(Step("dense", {"kernel": kernel, "bias": bias,
-                                        "relu": activation == "relu"}, layer.name))
+                                        "activation": activation}, layer.name))
         elif kind == "Rescaling" and np.ndim(layer.scale) == 0 and np.ndim(layer.offset) == 0:
             steps.append(Step("rescale", {"scale": float(layer.scale),
                                           "offset": float(layer.offset)}, layer.name))
         elif kind == "Clip":
             steps.append(Step("clip", {"low": layer.low, "high": layer.high}, layer.name))
+        elif kind == "Interval":
+            steps.append(Step("interval", {"half": layer.half_width, "low": layer.low,
+                                           "high": layer.high}, layer.name))
+        elif kind == "TwoClass":
+            steps.append(Step("twoclass", {}, layer.name))
+        elif kind == "Softmax":
+            steps.append(Step("softmax", {}, layer.name))
         else:
             raise UnsupportedModel(f"layer '{layer.name}' ({kind}) is not supported by the "
                                    "standalone generator")
@@ -96,7 +103,10 @@ def read_steps(model: keras.Model, inputs: list[dict]) -> list[Step]:
 
 
 def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
-    """Run the steps with numpy on raw columns (float with NaN, or str with ""); `[rows]`."""
+    """Run the steps with numpy on raw columns (float with NaN, or str with "").
+
+    Returns the serving output, `[rows, k]`, as the graph does.
+    """
     rows = len(columns[0])
     h = np.zeros((rows, 0))
     for step in steps:
@@ -114,13 +124,23 @@ def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
             h = np.hstack([h, np.eye(len(p["vocabulary"]) + 2)[index]])
         elif step.op == "dense":
             h = h @ p["kernel"] + p["bias"]
-            if p["relu"]:
+            if p["activation"] == "relu":
                 h = np.maximum(h, 0.0)
+            elif p["activation"] == "sigmoid":
+                h = 1.0 / (1.0 + np.exp(-h))
         elif step.op == "rescale":
             h = h * p["scale"] + p["offset"]
         elif step.op == "clip":
             h = np.clip(h, p["low"], p["high"])
-    return h[:, 0]
+        elif step.op == "interval":
+            h = np.hstack([h, np.maximum(h - p["half"], p["low"]),
+                           np.minimum(h + p["half"], p["high"])])
+        elif step.op == "twoclass":
+            h = np.hstack([1.0 - h, h])
+        elif step.op == "softmax":
+            e = np.exp(h - h.max(axis=1, keepdims=True))
+            h = e / e.sum(axis=1, keepdims=True)
+    return h
 
 
 def _number(value: float) -> str:
@@ -152,28 +172,48 @@ def _step_js(step: Step) -> str:
                            + ("flag: true, " if p["flag"] else "")
                            + f"mean: {_number(p['mean'])}, std: {_number(p['std'])}"),
         "category": lambda: f"at: {p['at']}, vocabulary: {json.dumps(p['vocabulary'])}",
-        "dense": lambda: (("relu: true, " if p["relu"] else "") + f"bias: {_array(p['bias'])},"
-                          f"\n    kernel: {_array(p['kernel'])}"),
+        "dense": lambda: ((f'activation: "{p["activation"]}", '
+                           if p["activation"] != "linear" else "")
+                          + f"bias: {_array(p['bias'])},\n    kernel: {_array(p['kernel'])}"),
         "rescale": lambda: f"scale: {_number(p['scale'])}, offset: {_number(p['offset'])}",
         "clip": lambda: f"low: {_number(p['low'])}, high: {_number(p['high'])}",
+        "interval": lambda: (f"half: {_number(p['half'])}, low: {_number(p['low'])}, "
+                             f"high: {_number(p['high'])}"),
+        "twoclass": lambda: "",
+        "softmax": lambda: "",
     }[step.op]()
     comment = f" // {step.name}" if step.name and step.name != step.op else ""
-    return f'  {{ op: "{step.op}", {fields} }},{comment}'
+    fields = f" {fields}" if fields else ""
+    return f'  {{ op: "{step.op}",{fields} }},{comment}'
 
 
 _RUNTIME_FILE = Path(__file__).with_name("standalone_runtime.js")
-_INPUTS_FILE = Path(__file__).parents[1] / "web" / "inputs.js"
-_MARKER = "// ---- the interpreter"
+#: Browser modules whose code predict.mjs carries too (one source for both runtimes).
+_SHARED_FILES = [Path(__file__).parents[1] / "web" / name for name in ("inputs.js",
+                                                                       "answers.js")]
 
 
-def _runtime(with_decoder: bool) -> str:
-    """The fixed JavaScript of the module: input checks, interpreter, decoder if needed."""
-    decoder, _, interpreter = _RUNTIME_FILE.read_text().partition(_MARKER)
-    interpreter = interpreter.split("\n", 1)[1]
-    lines = _INPUTS_FILE.read_text().splitlines(keepends=True)
-    checks = "".join(lines[next(i for i, line in enumerate(lines)
-                                if not line.startswith("//")):])  # without its header
-    return (decoder if with_decoder else "") + checks + interpreter
+def _without_header(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[next(i for i, line in enumerate(lines) if not line.startswith("//")):])
+
+
+def _sections() -> dict[str, str]:
+    """The runtime file's sections by name (`// ---- name` starts one)."""
+    parts = _RUNTIME_FILE.read_text().split("// ---- ")[1:]
+    return {part.split("\n", 1)[0].strip(): part.split("\n", 1)[1] for part in parts}
+
+
+def _runtime(ops: list[str], with_decoder: bool) -> str:
+    """The fixed JavaScript of the module: only the step kinds it uses, the decoder only
+    when some weights are base64, then the input checks, the answers and the interpreter."""
+    sections = _sections()
+    used = list(dict.fromkeys(ops))
+    code = [sections["f32"]] if with_decoder else []
+    code += [sections[op] for op in used]
+    code += [_without_header(path.read_text()) for path in _SHARED_FILES]
+    code += [f"const step = {{ {', '.join(used)} }};\n", sections["interpreter"]]
+    return "".join(code)
 
 
 def emit_module(steps: list[Step], metadata: dict) -> str:
@@ -185,38 +225,64 @@ def emit_module(steps: list[Step], metadata: dict) -> str:
     inputs = ", ".join(f"{i['name']} ({i.get('transform', i['kind'])})"
                        for i in metadata["inputs"])
     output = metadata["output"]
-    meta = {"kind": metadata["model"]["kind"],
+    meta = {"kind": metadata["model"]["kind"], "task": output["task"],
             "features": [{"name": i["name"], "kind": i["kind"]} for i in metadata["inputs"]],
-            "target": output["name"], "min": _plain(output["min"]), "max": _plain(output["max"])}
+            "target": output["name"], "columns": output["columns"]}
+    if output["task"] == "classification":
+        meta["labels"] = output["labels"]
+        described = f"probabilities of {', '.join(output['labels'])}"
+    else:
+        meta.update(min=_plain(output["min"]), max=_plain(output["max"]))
+        described = f"{output['name']} in [{output['min']:g}, {output['max']:g}]"
+        if output.get("half_width") is not None:
+            meta["interval"] = output["interval"]
+            described += f", with a {output['interval']:.0%} interval"
     steps_js = "\n".join(_step_js(step) for step in steps)
     return (
         f"// Generated from mlbridge bundle \"{metadata['name']}\" ({meta['kind']}, "
         f"trained {metadata['created']}); do not edit.\n"
-        f"// Inputs: {inputs}. Output: {output['name']} in [{output['min']:g}, "
-        f"{output['max']:g}].\n"
+        f"// Inputs: {inputs}. Output: {described}.\n"
         f"export const metadata = {json.dumps(meta, separators=(',', ':'))};\n"
-        f"const STEPS = [\n{steps_js}\n];\n{_runtime('f32(' in steps_js)}"
+        f"const STEPS = [\n{steps_js}\n];\n"
+        f"{_runtime([step.op for step in steps], 'f32(' in steps_js)}"
     )
 
 
 def emit_types(metadata: dict) -> str:
-    """predict.d.ts: the feature names as a TypeScript interface."""
+    """predict.d.ts: the feature names as a TypeScript interface, the answers' shapes."""
     fields = "\n".join(
         f"  {json.dumps(i['name'])}: {'Category' if i['kind'] == 'categorical' else 'Value'}"
         " | ArrayLike<Value>;" for i in metadata["inputs"])
+    output = metadata["output"]
+    if output["task"] == "classification":
+        labels = " | ".join(json.dumps(label) for label in output["labels"])
+        answer = (f"type Label = {labels};\n/** The most probable label, and each label's "
+                  "probability (they sum to 1). */\nexport interface Answer {\n  label: "
+                  "Label;\n  probabilities: Record<Label, number>;\n}\n")
+        result, interval = "Answer", ""
+    else:
+        answer, result = "", "number"
+        interval = ("/** The value and its interval: a new row's true value lies within "
+                    "[lower, upper] with the coverage in `metadata.interval` (throws if the "
+                    "model has no interval). */\nexport declare function predictInterval("
+                    "inputs: Inputs): { value: number; lower: number; upper: number }[];\n")
     return (
         "// Types for predict.mjs, generated by mlbridge.\n"
         "/** A number (or a number as text); null, undefined, NaN and \"\" mean missing. */\n"
         "type Value = number | string | null | undefined;\n"
         "/** A category's text (a number is read as its text); unseen values are 'other'. */\n"
         "type Category = string | number | null | undefined;\n"
-        f"export interface Inputs {{\n{fields}\n}}\n"
-        "/** Predictions in target units, one per input row. Throws on a missing feature or "
-        "a value that is not a number. */\n"
-        "export declare function predict(inputs: Inputs): number[];\n"
-        "export declare const metadata: {\n  kind: string;\n"
+        f"export interface Inputs {{\n{fields}\n}}\n{answer}"
+        f"/** One answer per input row{' (in target units)' if result == 'number' else ''}. "
+        "Throws on a missing feature or a value that is not a number. */\n"
+        f"export declare function predict(inputs: Inputs): {result}[];\n{interval}"
+        "/** The model's raw output rows: [value, lower, upper] or one probability per label. */\n"
+        "export declare function outputs(inputs: Inputs): number[][];\n"
+        "export declare const metadata: {\n  kind: string; task: \"regression\" | "
+        "\"classification\";\n"
         "  features: { name: string; kind: \"numeric\" | \"categorical\" }[];\n"
-        "  target: string; min: number; max: number;\n};\n"
+        "  target: string; columns: string[]; labels?: string[]; min?: number; max?: number;\n"
+        "  interval?: number;\n};\n"
     )
 
 

@@ -1,3 +1,7 @@
+// The fixed code of predict.mjs, in sections; standalone.py takes only those the model
+// uses: the decoder when some weights are base64, one function per step kind, then the
+// interpreter. Each step reads the row (one raw value per feature) and the values so far.
+// ---- f32
 // Decode base64 little-endian float32 into rows (exact weights, a third the size).
 function f32(text, rows, cols) {
   const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -5,41 +9,61 @@ function f32(text, rows, cols) {
   if (!cols) return flat;
   return Array.from({ length: rows }, (_, i) => flat.subarray(i * cols, (i + 1) * cols));
 }
-// ---- the interpreter: everything above this line is included only when used ----
-// Each step reads the row (one raw value per feature) and the values so far, h.
-const step = {
-  number: (s, h, row) => {
-    const x = row[s.at];
-    let v = Number.isNaN(x) ? s.fill : x;
-    if (s.log) v = Math.log1p(Math.max(v, 0));
-    h.push((v - s.mean) / s.std);
-    if (s.flag) h.push(Number.isNaN(x) ? 1 : 0);
-    return h;
-  },
-  category: (s, h, row) => {
-    s.slots ??= new Map(s.vocabulary.map((v, i) => [v, i + 2]));
-    const slot = row[s.at] === "" ? 1 : s.slots.get(row[s.at]) ?? 0; // 0: other, 1: missing
-    for (let i = 0; i < s.vocabulary.length + 2; i++) h.push(i === slot ? 1 : 0);
-    return h;
-  },
-  dense: (s, h) => {
-    const out = [];
-    for (let k = 0; k < s.bias.length; k++) {
-      let sum = s.bias[k];
-      for (let j = 0; j < h.length; j++) sum += h[j] * s.kernel[j][k];
-      out.push(s.relu && sum < 0 ? 0 : sum);
-    }
-    return out;
-  },
-  rescale: (s, h) => h.map((v) => v * s.scale + s.offset),
-  clip: (s, h) => h.map((v) => Math.min(Math.max(v, s.low), s.high)),
-};
-
-// {feature: raw value(s)} -> [predictions in target units]
-export function predict(inputs) {
+// ---- number
+function number(s, h, row) {
+  const x = row[s.at];
+  let v = Number.isNaN(x) ? s.fill : x;
+  if (s.log) v = Math.log1p(Math.max(v, 0));
+  h.push((v - s.mean) / s.std);
+  if (s.flag) h.push(Number.isNaN(x) ? 1 : 0);
+  return h;
+}
+// ---- category
+function category(s, h, row) {
+  s.slots ??= new Map(s.vocabulary.map((v, i) => [v, i + 2]));
+  const slot = row[s.at] === "" ? 1 : s.slots.get(row[s.at]) ?? 0; // 0: other, 1: missing
+  for (let i = 0; i < s.vocabulary.length + 2; i++) h.push(i === slot ? 1 : 0);
+  return h;
+}
+// ---- dense
+function dense(s, h) {
+  const out = [];
+  for (let k = 0; k < s.bias.length; k++) {
+    let sum = s.bias[k];
+    for (let j = 0; j < h.length; j++) sum += h[j] * s.kernel[j][k];
+    if (s.activation === "relu") sum = Math.max(sum, 0);
+    if (s.activation === "sigmoid") sum = 1 / (1 + Math.exp(-sum));
+    out.push(sum);
+  }
+  return out;
+}
+// ---- rescale
+const rescale = (s, h) => h.map((v) => v * s.scale + s.offset);
+// ---- clip
+const clip = (s, h) => h.map((v) => Math.min(Math.max(v, s.low), s.high));
+// ---- interval
+const interval = (s, [v]) => [v, Math.max(v - s.half, s.low), Math.min(v + s.half, s.high)];
+// ---- twoclass
+const twoclass = (s, [p]) => [1 - p, p];
+// ---- softmax
+function softmax(s, h) {
+  const top = Math.max(...h);
+  const e = h.map((v) => Math.exp(v - top));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+// ---- interpreter
+// {feature: raw value(s)} -> the model's output rows, as the graph gives them.
+export function outputs(inputs) {
   const cols = columns(inputs, metadata.features);
   return cols[0].map((_, i) => {
     const row = cols.map((c) => c[i]);
-    return STEPS.reduce((h, s) => step[s.op](s, h, row), [])[0];
+    return STEPS.reduce((h, s) => step[s.op](s, h, row), []);
   });
 }
+
+// Regression: [numbers in target units]. Classification: [{ label, probabilities }].
+export const predict = (inputs) => outputs(inputs).map((row) => answer(row, metadata));
+
+// Regression with an interval: [{ value, lower, upper }].
+export const predictInterval = (inputs) => outputs(inputs).map((row) => range(row, metadata));

@@ -2,10 +2,9 @@
 // trained on other columns gets a working page too. User text is only ever set with
 // textContent, never as HTML.
 import { loadModel } from "./mlbridge.js";
+import { formatNumber, human, showAnswer } from "./result.js";
 
 const $ = (id) => document.getElementById(id);
-const human = (name) => name.replaceAll("_", " ");
-const formatNumber = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 2 });
 
 let model = null;
 let config = null;
@@ -43,7 +42,6 @@ function fieldValue(text, input) {
   return value;
 }
 
-const shown = (value) => (value === null || value === "" ? "(missing)" : typeof value === "number" ? formatNumber(value) : value);
 
 function describe(m) {
   return m.runtime === "tfjs" ? `TF.js (${m.backend} backend)` : "predict.mjs (standalone, no TF.js)";
@@ -51,38 +49,10 @@ function describe(m) {
 
 async function predictAndShow(values, label) {
   lastQuery = { values, label };
-  const [prediction] = await model.predict(
-    Object.fromEntries(Object.entries(values).map(([name, v]) => [name, [v]])));
-  const { output } = model.metadata;
-  const rounded = Math.round(prediction);
-
-  const inputs = $("result-inputs");
-  inputs.replaceChildren();
-  if (label) inputs.append(entry(human(config.key), label));
-  for (const [name, value] of Object.entries(values)) inputs.append(entry(human(name), shown(value)));
-
-  $("prediction-value").textContent = String(rounded);
-  $("prediction-value").dataset.value = String(prediction);
-  $("prediction-label").textContent = `${human(output.name)} (out of ${formatNumber(output.max)})`;
-  const share = Math.min(1, Math.max(0, (prediction - output.min) / (output.max - output.min)));
-  $("bar-fill").style.width = `${(share * 100).toFixed(1)}%`;
-  $("bar").setAttribute("aria-valuenow", String(rounded));
-  const who = label ? `As ${label}` : "If I were in this table";
-  $("share-text").textContent =
-    `${who}, my ${human(output.name)} would be ${rounded} out of ${formatNumber(output.max)}.`;
-  $("answered-by").textContent = `Answered by ${describe(model)}.`;
+  const [row] = await model.outputs(Object.fromEntries(Object.entries(values).map(([name, v]) => [name, [v]])));
+  showAnswer(row, values, label, { metadata: model.metadata, keyName: config.key, answeredBy: describe(model) });
   setMessage("");
   show($("result"), true);
-}
-
-function entry(term, value) {
-  const fragment = document.createDocumentFragment();
-  const dt = document.createElement("dt");
-  const dd = document.createElement("dd");
-  dt.textContent = term;
-  dd.textContent = value;
-  fragment.append(dt, dd);
-  return fragment;
 }
 
 async function onLookup(event) {
@@ -152,10 +122,12 @@ function buildForms() {
   const { inputs, output } = model.metadata;
   $("title").textContent = `Predict ${human(output.name)}`;
   document.title = `mlbridge: predict ${human(output.name)}`;
-  $("bar-min").textContent = formatNumber(output.min);
-  $("bar-max").textContent = formatNumber(output.max);
-  $("bar").setAttribute("aria-valuemin", String(output.min));
-  $("bar").setAttribute("aria-valuemax", String(output.max));
+  if (output.task !== "classification") {
+    $("bar-min").textContent = formatNumber(output.min);
+    $("bar-max").textContent = formatNumber(output.max);
+    $("bar").setAttribute("aria-valuemin", String(output.min));
+    $("bar").setAttribute("aria-valuemax", String(output.max));
+  }
   $("feature-fields").replaceChildren(...inputs.flatMap(field));
   if (config.key) {
     $("key-label").textContent = `${human(config.key)[0].toUpperCase()}${human(config.key).slice(1)}`;

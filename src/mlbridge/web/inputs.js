@@ -5,14 +5,14 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const show = (v) => (typeof v === "number" ? String(v) : JSON.stringify(v));
 const isMissing = (v) => v == null || Number.isNaN(v) || (typeof v === "string" && !v.trim());
 
-function number(name, v) {
+function asNumber(name, v) {
   if (isMissing(v)) return NaN;
   if (typeof v === "number" && Number.isFinite(v)) return v;
   if (typeof v === "string" && NUMBER.test(v.trim())) return Number(v.trim());
   throw new Error(`feature "${name}" has a value that is not a number: ${show(v)}`);
 }
 
-function category(name, v) {
+function asCategory(name, v) {
   if (isMissing(v)) return "";
   if (typeof v === "string") return v.trim();
   if (typeof v === "number" && Number.isFinite(v)) return String(v);
@@ -28,7 +28,7 @@ export function columns(inputs, features) {
     if (!(name in inputs)) throw new Error(`missing feature "${name}"`);
     const raw = inputs[name];
     const values = Array.isArray(raw) || ArrayBuffer.isView(raw) ? Array.from(raw) : [raw];
-    return values.map((v) => (kind === "categorical" ? category : number)(name, v));
+    return values.map((v) => (kind === "categorical" ? asCategory : asNumber)(name, v));
   });
   if (cols.some((c) => c.length !== cols[0].length)) {
     throw new Error("every feature needs the same number of values");

@@ -3,6 +3,8 @@
 //   import { loadModel } from "/static/mlbridge.js";
 //   const model = await loadModel("/models/artists/web/");
 //   const [popularity] = await model.predict({ twitter_followers: [1000] });
+//   const [{ value, lower, upper }] = await model.predictInterval({ twitter_followers: [1000] });
+//   // a classifier answers [{ label, probabilities: { label: p, ... } }]
 //
 // The bundle's graph holds every transform (imputing, log, scaling, category lookup,
 // clipping), so this file does no preprocessing of its own: it checks the inputs (by the
@@ -11,9 +13,24 @@
 // Two runtimes give the same numbers: "tfjs" (the TF.js graph model) and "standalone"
 // (the bundle's predict.mjs: plain arithmetic, no TF.js download at all).
 
+import { answer, range } from "./answers.js";
 import { columns } from "./inputs.js";
 
 export { columns };
+
+// The three ways to ask, the same for both runtimes, built on `outputs` (raw rows).
+function withAnswers(fields, outputs) {
+  return {
+    ...fields,
+    outputs,
+    async predict(inputs) {
+      return (await outputs(inputs)).map((row) => answer(row, fields.metadata.output));
+    },
+    async predictInterval(inputs) {
+      return (await outputs(inputs)).map((row) => range(row, fields.metadata.output));
+    },
+  };
+}
 
 const TFJS_URL = new URL("../vendor/tfjs/tf.fesm.min.js", import.meta.url).href;
 
@@ -33,8 +50,9 @@ async function fetchJson(url) {
 
 /**
  * Load a bundle's web/ folder. Options: runtime ("tfjs" or "standalone"), and for TF.js
- * backend ("webgl", "cpu", ...) and tfjsUrl. Resolves to
- * { metadata, runtime, backend, predict(inputs) -> Promise<number[]>, dispose() }.
+ * backend ("webgl", "cpu", ...) and tfjsUrl. Resolves to { metadata, runtime, backend,
+ * predict(inputs), predictInterval(inputs), outputs(inputs), dispose() }: each returns a
+ * Promise of one answer per row (see answers.js), outputs the raw output rows.
  */
 export async function loadModel(url, { runtime = "tfjs", backend, tfjsUrl } = {}) {
   const base = url.endsWith("/") ? url : `${url}/`;
@@ -50,29 +68,22 @@ export async function loadModel(url, { runtime = "tfjs", backend, tfjsUrl } = {}
   // A category lookup is a hash-table op, which only executeAsync runs; without one the
   // synchronous execute is several times faster per call.
   const lookups = metadata.inputs.some((input) => input.kind === "categorical");
-  return {
-    metadata,
-    runtime: "tfjs",
-    backend: tf.getBackend(),
-    async predict(inputs) {
-      const cols = columns(inputs, metadata.inputs);
-      const feeds = Object.fromEntries(metadata.inputs.map((input, j) => [
-        input.input,
-        tf.tensor(cols[j], [cols[j].length, 1], input.kind === "categorical" ? "string" : "float32"),
-      ]));
-      let y = null;
-      try {
-        y = lookups ? await graph.executeAsync(feeds) : graph.execute(feeds);
-        return Array.from(await y.data());
-      } finally {
-        tf.dispose(Object.values(feeds));
-        if (y) y.dispose();
-      }
-    },
-    dispose() {
-      graph.dispose();
-    },
-  };
+  const fields = { metadata, runtime: "tfjs", backend: tf.getBackend(), dispose: () => graph.dispose() };
+  return withAnswers(fields, async (inputs) => {
+    const cols = columns(inputs, metadata.inputs);
+    const feeds = Object.fromEntries(metadata.inputs.map((input, j) => [
+      input.input,
+      tf.tensor(cols[j], [cols[j].length, 1], input.kind === "categorical" ? "string" : "float32"),
+    ]));
+    let y = null;
+    try {
+      y = lookups ? await graph.executeAsync(feeds) : graph.execute(feeds);
+      return await y.array();
+    } finally {
+      tf.dispose(Object.values(feeds));
+      if (y) y.dispose();
+    }
+  });
 }
 
 async function loadStandalone(base, metadata) {
@@ -80,13 +91,6 @@ async function loadStandalone(base, metadata) {
     throw new Error(`this bundle has no predict.mjs: ${metadata.standalone?.skipped ?? "not generated"}`);
   }
   const module = await import(`${base}predict.mjs`);
-  return {
-    metadata,
-    runtime: "standalone",
-    backend: "none",
-    async predict(inputs) {
-      return module.predict(inputs);
-    },
-    dispose() {},
-  };
+  const fields = { metadata, runtime: "standalone", backend: "none", dispose() {} };
+  return withAnswers(fields, async (inputs) => module.outputs(inputs));
 }
