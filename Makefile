@@ -10,7 +10,15 @@ export UV_PYTHON := python3.11
 export UV_COMPILE_BYTECODE := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup uv python-deps npm-deps system-deps demo test lint bench
+# Another Python for a smoke run: pyenv's (as on these machines), else one on PATH.
+python = $(shell for p in $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1) \
+	$$(command -v python$(1)); do [ -x "$$p" ] && "$$p" -c "" 2>/dev/null && echo "$$p" && break; done)
+#: The full suite runs on 3.11; a short train, convert and verify on each of these.
+SMOKE_PYTHONS := 3.12 3.13
+SMOKE := test_cli_converts_and_verifies_the_recipes_own_saved_model or \
+	test_cli_trains_and_predicts_on_a_table_with_other_columns or test_verify_cli_passes_and_records_parity
+
+.PHONY: setup uv python-deps npm-deps system-deps demo test smoke lint bench
 
 setup: python-deps npm-deps system-deps
 
@@ -36,6 +44,15 @@ lint: python-deps
 
 test: setup lint
 	.venv/bin/pytest
+	$(MAKE) --no-print-directory smoke
+
+smoke: $(addprefix smoke-,$(SMOKE_PYTHONS))
+
+smoke-%: uv npm-deps system-deps
+	@[ -n "$(call python,$*)" ] || { echo "Python $* not found: install it (pyenv install $*)"; exit 1; }
+	UV_PROJECT_ENVIRONMENT=.venv-$* $(UV) sync --locked --quiet --python $(call python,$*)
+	.venv-$*/bin/pytest -q -p no:cacheprovider -k "$(SMOKE)" tests/test_convert_cli.py \
+		tests/test_pipeline.py tests/test_browser.py
 
 bench: setup
 	.venv/bin/python bench/run.py

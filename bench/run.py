@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import browser
 from common import FULL, QUICK, ROOT, log, machine
 from heads import heads
+from install import install
 from load import load_test
 from recipe import accuracy, end_to_end, reference_section
 from scale import scale
@@ -47,6 +48,8 @@ def main() -> None:
         sections.append(("6. Server under load", load_test(sizes, large_bundle, keys, work)))
         sections.append(("7. Tables as they come", tables(sizes, work)))
         sections.append(("8. Labels and ranges", heads(sizes, work)))
+        sections.append(("9. The install, and models you bring",
+                         install(sizes, work / "reference-raw" / "saved_model", work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
+from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -247,8 +249,8 @@ class Bundle:
             write_report(self.path, self.metadata)  # shows the new sections, e.g. parity
 
 
-def load(path: str | Path) -> Bundle:
-    """Open a bundle written by `mlbridge train`."""
+def read_metadata(path: str | Path) -> dict:
+    """The metadata.json of a bundle (trained or converted), with its schema checked."""
     path = Path(path)
     meta = path / METADATA
     if not meta.is_file():
@@ -259,12 +261,27 @@ def load(path: str | Path) -> Bundle:
         metadata = json.loads(meta.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{meta} cannot be read: {exc}", hint="train the bundle again") from exc
+    if not isinstance(metadata, dict):
+        raise DataError(f"{meta} is not an mlbridge metadata file", hint="train the bundle again")
     version = metadata.get("schema_version")
     if version != SCHEMA_VERSION:
         older = isinstance(version, int) and version < SCHEMA_VERSION
         raise DataError(f"{path} was written by {'an older' if older else 'another'} mlbridge "
                         f"(bundle schema {version}; this one reads {SCHEMA_VERSION})",
                         hint=f"train it again: mlbridge train ... --out {path}")
+    return metadata
+
+
+def load(path: str | Path) -> Bundle:
+    """Open a bundle written by `mlbridge train`."""
+    metadata = read_metadata(path)
+    if metadata.get("kind") == "converted":
+        raise DataError(f"{path} is a model converted by mlbridge convert, not a trained bundle",
+                        hint=f"check it with: mlbridge verify {path}")
+    for section in ("inputs", "output"):
+        if not isinstance(metadata.get(section), list | dict):
+            raise DataError(f"{path}/metadata.json has no valid '{section}' section",
+                            hint="train the bundle again")
     return Bundle(path, metadata)
 
 
@@ -296,6 +313,17 @@ def check_out(out: str | Path) -> Path:
         raise UsageError(f"--out {out} is a non-empty directory that is not an mlbridge bundle",
                          hint="pass a new or empty directory, or an existing bundle to replace")
     return out
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that shapes the model's numbers, without importing them."""
+    found = {"python": platform.python_version()}
+    for name in ("mlbridge", "tensorflow", "keras", "tensorflowjs", "numpy", "pandas"):
+        try:
+            found[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def file_sizes(root: Path) -> dict[str, int]:

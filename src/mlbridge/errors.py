@@ -39,4 +39,16 @@ class ExportError(MlbridgeError):
 
 
 class VerifyError(MlbridgeError):
-    """The parity check could not run (no browser, no server); not a parity failure."""
+    """The parity check could not run (no browser, no server); not a parity failure.
+
+    Its own exit code (3), so a script can tell "the browser disagrees" (1) apart from
+    "nothing was checked".
+    """
+
+    exit_code = 3
+
+
+class UnsupportedModel(MlbridgeError):
+    """A model given to `convert` cannot be read, or cannot run in TF.js even after rewrites."""
+
+    exit_code = 2

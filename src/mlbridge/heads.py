@@ -250,12 +250,21 @@ def choose_head(task: str, name: str, y_train: np.ndarray, labels: list[str] | N
     return RegressionHead.fit(name, y_train, declared_range, interval)
 
 
+#: Rows per call when predicting: bounds memory (a one-hot of 1,000 values is 4 KB a row).
+PREDICT_CHUNK = 65536
+
+
 def serving_values(model: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    """Run the serving model on raw graph inputs in batches; returns `[rows, outputs]`."""
+    """Run the serving model on raw graph inputs in chunks; returns `[rows, outputs]`.
+
+    The model is called directly rather than through `predict()`, which traces a new
+    function for every model it sees (about half a second each, several times a run).
+    """
     from mlbridge.model import tensors
 
     rows = len(next(iter(inputs.values())))
-    if rows == 0:
-        return np.empty((0, model.output.shape[-1]))
-    out = model.predict(tensors(inputs), batch_size=65536, verbose=0)
-    return np.asarray(out, dtype=np.float64).reshape(rows, -1)
+    parts = []
+    for start in range(0, rows, PREDICT_CHUNK):
+        chunk = {name: values[start:start + PREDICT_CHUNK] for name, values in inputs.items()}
+        parts.append(np.asarray(model(tensors(chunk), training=False), dtype=np.float64))
+    return np.vstack(parts) if parts else np.empty((0, model.output.shape[-1]))

@@ -6,15 +6,13 @@ is checked first, so a mistake costs a second rather than a training run.
 
 from __future__ import annotations
 
-import platform
 from datetime import UTC, datetime
-from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from mlbridge.bundle import SCHEMA_VERSION, Bundle, check_out, write_bundle
+from mlbridge.bundle import SCHEMA_VERSION, Bundle, check_out, versions, write_bundle
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import UsageError
 from mlbridge.evaluate import confusion, errors_by_value, reliability
@@ -33,7 +31,7 @@ from mlbridge.heads import (
     RegressionHead,
     choose_head,
 )
-from mlbridge.model import DEFAULT_EPOCHS, VALIDATION_SPLIT, TrainingConfig
+from mlbridge.model import DEFAULT_EPOCHS, TrainingConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT / "data" / "artists.csv"
@@ -63,17 +61,6 @@ class Silent:
 
     def epoch(self, epoch: int, cap: int, loss: float, val_loss: float) -> None:
         pass
-
-
-def versions() -> dict[str, str]:
-    """Versions of everything that shapes the model's numbers, without importing them."""
-    found = {"python": platform.python_version()}
-    for name in ("mlbridge", "tensorflow", "keras", "tensorflowjs", "numpy", "pandas"):
-        try:
-            found[name] = package_metadata.version(name)
-        except package_metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def _split_off(x: dict[str, np.ndarray], y: np.ndarray, share: float
@@ -188,7 +175,7 @@ def train(data: str | Path | None = None, target: str | None = None,
             "batch_size": resolved.batch_size, "epoch_cap": resolved.epochs,
             "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
             "early_stopping": model_stage.stopping(resolved.kind, head),
-            "validation_split": VALIDATION_SPLIT, "seed": seed,
+            "validation_split": trained.validation_split, "seed": seed,
             "unseen_slots": trained.unseen_slots,
         },
         "metrics": metrics,

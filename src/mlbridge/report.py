@@ -50,7 +50,7 @@ def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.D
     """
     plt = _pyplot()
     plots = directory / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(exist_ok=True)  # never its parents: see pipeline.train
     titles = PLOTS[_task(metadata)]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, label in (("loss", "training"), ("val_loss", "validation")):

@@ -8,7 +8,6 @@ transform, so the browser feeds raw values.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +18,6 @@ if TYPE_CHECKING:
     import keras
 
 QUANTIZATIONS = ("none", "float16", "uint8")
-#: Shards above this size would split the weights file; ours are tiny, so one shard.
-_SHARD_BYTES = 64 * 1024 * 1024
 
 
 def export_saved_model(model: keras.Model, directory: Path) -> None:
@@ -31,36 +28,28 @@ def export_saved_model(model: keras.Model, directory: Path) -> None:
         raise ExportError(f"could not write the SavedModel: {exc}") from exc
 
 
-def convert_to_graph_model(saved_model: Path, web: Path, quantize: str = "none") -> dict:
-    """Convert a SavedModel into `web/model.json` + weights; return the model.json content."""
+def quantization_map(quantize: str) -> dict | None:
+    """The converter's `quantization_dtype_map`: only the trained weights (variables).
+
+    Never the encoders' constants: a median of 94,661 followers, say, which float16
+    (largest value 65,504) would turn into infinity.
+    """
     if quantize not in QUANTIZATIONS:
         raise ExportError(f"unknown quantization '{quantize}'", hint="use float16 or uint8")
-    from mlbridge._tf import captured_output, quiet_tensorflow
+    return None if quantize == "none" else {quantize: ["*ReadVariableOp"]}
 
-    quiet_tensorflow()
-    # Only the trained weights (variables); never the encoders' constants, such as a
-    # median of 94,661 followers that float16 (largest value 65,504) would make infinite.
-    dtype_map = None if quantize == "none" else {quantize: ["*ReadVariableOp"]}
-    with captured_output() as log:
-        try:
-            from tensorflowjs.converters import tf_saved_model_conversion_v2 as converter
 
-            converter.convert_tf_saved_model(
-                str(saved_model), str(web), quantization_dtype_map=dtype_map,
-                weight_shard_size_bytes=_SHARD_BYTES,
-            )
-            failure = None
-        except Exception as exc:  # the converter raises ValueError, TypeError, ... on bad graphs
-            failure = exc
-        printed = log.read_text(errors="replace").strip().splitlines()
-    if failure is not None:
-        last = printed[-1] if printed else ""
-        raise ExportError(f"the TF.js converter failed: {failure} {last}".strip(),
-                          hint="run with --debug for the converter's traceback") from failure
-    model_json = web / "model.json"
-    if not model_json.exists():
-        raise ExportError("the TF.js converter finished but wrote no model.json")
-    return json.loads(model_json.read_text())
+def convert_to_graph_model(saved_model: Path, web: Path, quantize: str = "none") -> dict:
+    """Convert a SavedModel into `web/model.json` + weights; return the model.json content.
+
+    The same route as `mlbridge convert` (convert/graph.py): the converter with the exact
+    rewrites TF.js needs, and an op check that stops before anything is written.
+    """
+    from mlbridge.convert.graph import Conversion, convert_saved_model
+    from mlbridge.convert.load import read_signature
+
+    return convert_saved_model(saved_model, web, read_signature(saved_model), quantize,
+                               Conversion())
 
 
 def web_weight_bytes(web: Path) -> int:

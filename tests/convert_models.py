@@ -1,0 +1,146 @@
+"""Small, seeded Keras models for tests/test_convert.py, each needing a part of `convert`.
+
+Tiny on purpose (a few units, short sequences, 32-64 pixel images): the point is the
+ops they contain, not their accuracy. The custom layers live here too, registered with
+Keras, so a test can load this file through `convert(..., imports=[...])`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+PACKAGE = "mlbridge_tests"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaledTanh(layers.Layer):
+    """A custom layer with its own weight: k·tanh(x), one k per feature."""
+
+    def build(self, input_shape):
+        self.k = self.add_weight(shape=(input_shape[-1],), initializer="random_normal",
+                                 name="k")
+
+    def call(self, inputs):
+        return self.k * keras.ops.tanh(inputs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Determinant(layers.Layer):
+    """det of each 2x2 block of features: MatrixDeterminant, which TF.js does not have."""
+
+    def call(self, inputs):
+        blocks = keras.ops.reshape(inputs, (-1, inputs.shape[-1] // 4, 2, 2))
+        return keras.ops.det(blocks)
+
+
+def _seed(seed: int = 0) -> None:
+    keras.utils.set_random_seed(seed)
+
+
+def transformer() -> keras.Model:
+    """Embedding + MultiHeadAttention + LayerNorm + exact gelu (Erfc in TensorFlow)."""
+    _seed()
+    tokens = keras.Input((8,), dtype="int32", name="tokens")
+    x = layers.Embedding(50, 16, name="embed")(tokens)
+    x = layers.LayerNormalization(name="attn_norm")(
+        x + layers.MultiHeadAttention(2, 8, name="attention")(x, x))
+    ff = layers.Dense(16, name="ff_out")(layers.Dense(32, activation="gelu", name="ff_in")(x))
+    x = layers.LayerNormalization(name="ff_norm")(x + ff)
+    out = layers.Dense(3, activation="softmax", name="classes")(
+        layers.GlobalAveragePooling1D()(x))
+    return keras.Model(tokens, out, name="text_transformer")
+
+
+def recurrent() -> keras.Model:
+    """GRU (full sequence) feeding an LSTM: two while loops in the graph."""
+    _seed()
+    seq = keras.Input((6, 4), name="sequence")
+    x = layers.GRU(8, return_sequences=True, name="gru")(seq)
+    x = layers.LSTM(8, name="lstm")(x)
+    return keras.Model(seq, layers.Dense(2, name="head")(x), name="recurrent")
+
+
+def calibrate(model: keras.Model, shape: tuple[int, ...], low: float = 0.0,
+              high: float = 255.0) -> keras.Model:
+    """Set every BatchNormalization's moving statistics from one batch of random data.
+
+    With weights=None the moving statistics are 0 and 1, activations blow up or vanish
+    layer after layer, and outputs come out constant: parity would compare nothing.
+    One training-mode pass with momentum 0 makes each layer see normalized inputs.
+    """
+    norms = [la for la in model._flatten_layers() if isinstance(la, layers.BatchNormalization)]
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.momentum = 0.0
+    data = np.random.default_rng(1).uniform(low, high, shape).astype("float32")
+    model(data, training=True)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    return model
+
+
+def mobilenet_v3() -> keras.Model:
+    """MobileNetV3Small, random weights: hard-swish after conv + bias (fused with oneDNN)."""
+    _seed()
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(64, 64, 3),
+                                                classes=5)
+    return calibrate(model, (16, 64, 64, 3))
+
+
+def grouped_conv() -> keras.Model:
+    """Conv2D(groups=channels), as in ConvNeXt: Keras runs it as an XLA-compiled call."""
+    _seed()
+    image = keras.Input((6, 6, 8), name="image")
+    x = layers.Conv2D(16, 3, groups=8, padding="same", name="grouped")(image)
+    return keras.Model(image, layers.Conv2D(4, 1, name="pointwise")(x), name="grouped_conv")
+
+
+def multi_io() -> keras.Model:
+    """Two inputs and two outputs of identical shapes, declared in unsorted order."""
+    _seed()
+    b = keras.Input((3,), name="b_values")
+    a = keras.Input((3,), name="a_values")
+    hidden = layers.Dense(6, activation="relu", name="mix")(layers.Concatenate()([b, a]))
+    return keras.Model([b, a], [layers.Dense(2, name="second")(hidden),
+                                layers.Dense(2, name="first")(hidden)], name="multi_io")
+
+
+def custom() -> keras.Model:
+    """A registered custom layer with a weight, between two Dense layers."""
+    _seed()
+    x = keras.Input((4,), name="x")
+    hidden = ScaledTanh(name="scaled_tanh")(layers.Dense(4, name="before")(x))
+    return keras.Model(x, layers.Dense(1, name="after")(hidden), name="custom")
+
+
+def unsupported() -> keras.Model:
+    """A Determinant layer (MatrixDeterminant) between Dense layers: cannot be rewritten."""
+    _seed()
+    x = keras.Input((8,), name="x")
+    det = Determinant(name="block_det")(layers.Dense(8, name="before")(x))
+    return keras.Model(x, layers.Dense(1, name="after")(det), name="unsupported")
+
+
+def legacy_h5() -> keras.Model:
+    _seed()
+    return keras.Sequential([keras.Input((5,), name="features"),
+                             layers.Dense(8, activation="relu"), layers.Dense(2)], name="h5")
+
+
+def recipe_saved_model(directory: Path) -> Path:
+    """The reference recipe: Sequential([Normalization, Dense(1)]) → model.export(dir)."""
+    _seed()
+    norm = layers.Normalization(mean=[3.0, 1.0e5], variance=[4.0, 1.0e9])
+    model = keras.Sequential([keras.Input((2,)), norm, layers.Dense(1)])
+    model.export(str(directory), verbose=False)
+    return directory
+
+
+def save(model: keras.Model, path: Path) -> Path:
+    """Save as .keras or .h5, by the path's suffix."""
+    model.save(str(path))
+    return path
