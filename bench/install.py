@@ -74,7 +74,8 @@ def _size_and_count(bin_dir: Path) -> tuple[float, int]:
 
 def install(sizes: Sizes, saved_model: Path, work: Path) -> str:
     log("install: sizes, packages, and convert against tensorflowjs_converter")
-    ref, slim = reference_bin(), slim_bin()
+    ref = reference_bin()
+    slim = slim_bin() if sizes.slim_env else BIN  # --quick: one TensorFlow install less
     slim_mib, slim_count = _size_and_count(slim)
     ref_mib, ref_count = _size_and_count(ref)
     left_out = [name for name in ("jax", "jaxlib", "flax", "tensorflow_decision_forests", "ydf",

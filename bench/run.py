@@ -24,6 +24,7 @@ from install import install
 from load import load_test
 from recipe import accuracy, end_to_end, reference_section
 from scale import scale
+from static_site import static_site
 from tables import tables
 
 
@@ -50,6 +51,8 @@ def main() -> None:
         sections.append(("8. Labels and ranges", heads(sizes, work)))
         sections.append(("9. The install, and models you bring",
                          install(sizes, work / "reference-raw" / "saved_model", work)))
+        sections.append(("10. A static site, no server",
+                         static_site(sizes, large_bundle, keys, work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

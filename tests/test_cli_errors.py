@@ -14,6 +14,7 @@ from conftest import ARTISTS, CARS, run_cli, tree_digest, write_csv
 
 FEW_ROWS = "handle,followers,pop\n" + "".join(f"a{i},{i + 1},{i}\n" for i in range(5))
 BAD_NUMBERS = "handle,followers,pop\n" + "".join(f"a{i},{i},many\n" for i in range(20))
+NEGATIVE = "handle,followers,pop\n" + "".join(f"a{i},-{i + 1},{i}\n" for i in range(30))
 GAPS = "handle,followers,genre,empty,pop\n" + "".join(f"a{i},{i},pop,,{i}\n" for i in range(30))
 
 
@@ -26,6 +27,9 @@ def cases(tmp_path):
     write_csv(tmp_path / "few.csv", FEW_ROWS)
     write_csv(tmp_path / "bad.csv", BAD_NUMBERS)
     write_csv(tmp_path / "gaps.csv", GAPS)
+    write_csv(tmp_path / "negative.csv", NEGATIVE)
+    (tmp_path / "theirs").mkdir()
+    write_csv(tmp_path / "theirs" / "notes.txt", "a user's own file\n")
     gaps = str(tmp_path / "gaps.csv")
     (tmp_path / "folder").mkdir()
     data = str(ARTISTS)
@@ -75,6 +79,12 @@ def cases(tmp_path):
         "binary": (["train", str(tmp_path / "garbage.csv"), "--target", "pop"],
                    "not a text file"),
         "out is a file": (["train", "--out", str(tmp_path / "a_file")], "is an existing file"),
+        "out holds other files": (["train", "--out", str(tmp_path / "theirs")],
+                                  "is a non-empty directory that is not an mlbridge bundle"),
+        "log of negative numbers": (["train", str(tmp_path / "negative.csv"), "--target", "pop",
+                                     "--features", "followers", "--transform", "log"],
+                                    "every value of 'followers' is 0 or negative.* hint: use "
+                                    "--transform none, or fix the sign of 'followers'"),
         "unknown model": (["train", "--model", "forest"],
                           "unknown model 'forest' hint: use --model linear or dnn"),
         "unknown bundle": (["predict", str(tmp_path / "none"), "twitter_followers=1"],
@@ -87,7 +97,7 @@ NAMES = ["missing file", "unreadable url", "empty file", "header only", "missing
          "binary", "out is a file", "unknown model", "unknown bundle",
          "categorical not a feature", "feature entirely missing", "category with one value",
          "nothing but key and target", "target with one class", "target like an id",
-         "unknown task", "interval of 1"]
+         "unknown task", "interval of 1", "out holds other files", "log of negative numbers"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -27,8 +27,9 @@ def get(url: str) -> tuple[int, dict | bytes, dict]:
 def test_health_and_config(live_server):
     status, body, _ = get(f"{live_server}/healthz")
     assert status == 200 and body == {"status": "ok", "bundle": "artists", "records": 1767}
-    status, body, _ = get(f"{live_server}/api/config")
-    assert body["model_url"] == "/models/artists/web/" and body["key"] == "handle"
+    status, body, _ = get(f"{live_server}/config.json")
+    assert body["model_url"] == "models/artists/web/" and body["key"] == "handle"  # relative
+    assert body["lookup"] == {"kind": "api", "url": "api/records"}
 
 
 def test_lookup_of_a_known_key(live_server):
@@ -79,7 +80,8 @@ def test_sql_in_a_key_is_just_text(live_server):
     "/static/../server.py", "/static/%2e%2e/server.py", "/static/%2e%2e%2fserver.py",
     "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/models/artists/web/../metadata.json",
     "/models/artists/web/%2e%2e/model.keras", "/models/other/web/model.json",
-    "/vendor/tfjs/../package.json", "/vendor/tfjs/tf.js", "/models/artists/web/",
+    "/vendor/tfjs/4.22.0/../README.md", "/vendor/tfjs/4.22.0/LICENSE",
+    "/vendor/tfjs/tf.fesm.min.js", "/models/artists/web/",
 ])
 def test_no_path_escapes_the_served_folders(live_server, path):
     status, _, _ = get(live_server + path)
@@ -88,12 +90,13 @@ def test_no_path_escapes_the_served_folders(live_server, path):
 
 def test_served_files(live_server):
     status, body, headers = get(f"{live_server}/")
-    assert status == 200 and b'src="/static/app.js"' in body
+    assert status == 200 and b'src="static/app.js"' in body  # relative: works under a sub-path
     assert "default-src 'self'" in headers["content-security-policy"]
     status, body, _ = get(f"{live_server}/models/artists/web/model.json")
     assert status == 200 and body["format"] == "graph-model"
-    status, body, headers = get(f"{live_server}/vendor/tfjs/tf.fesm.min.js")
-    assert status == 200 and len(body) > 1_000_000  # the runtime from node_modules, no CDN
+    status, body, headers = get(f"{live_server}/vendor/tfjs/4.22.0/tf.fesm.min.js")
+    assert status == 200 and len(body) > 1_000_000  # the vendored runtime, no CDN
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 FOLLOWERS = [{"name": "twitter_followers", "input": "twitter_followers", "kind": "numeric"}]
@@ -130,3 +133,33 @@ def test_lookup_gives_categories_as_text_and_gaps_as_null(cars_server):
     assert status == 200
     assert body["features"]["Origin"] == "USA" and body["features"]["Horsepower"] is None
     assert body["features"]["Cylinders"] == 4.0
+
+
+def test_files_carry_validators_and_a_current_copy_gets_a_304(live_server):
+    url = f"{live_server}/static/mlbridge.js"
+    status, body, headers = get(url)
+    assert status == 200 and headers["cache-control"] == "no-cache"
+    assert headers["etag"] and headers["last-modified"]
+    request = urllib.request.Request(url, headers={"If-None-Match": headers["etag"]})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("expected a 304")
+    except urllib.error.HTTPError as error:
+        assert error.code == 304 and error.read() == b""
+        assert error.headers["etag"] == headers["etag"]
+    stale = urllib.request.Request(url, headers={"If-None-Match": '"old"'})
+    with urllib.request.urlopen(stale, timeout=10) as response:
+        assert response.status == 200 and response.read() == body
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/config.json", "/static/app.js", "/vendor/tfjs/4.22.0/tf.fesm.min.js",
+    "/models/artists/web/model.json", "/models/artists/report.html",
+    "/models/artists/plots/loss.png", "/api/records/taylorswift13", "/api/records?prefix=ta",
+    "/api/records/nobody_at_all", "/api/records?limit=0", "/healthz", "/no/such/page",
+])
+def test_every_kind_of_response_carries_the_security_headers(live_server, path):
+    status, _, headers = get(live_server + path)
+    assert status in (200, 404, 422), path
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]

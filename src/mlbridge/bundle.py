@@ -1,21 +1,17 @@
 """The model bundle: the one contract between Python and JavaScript.
 
 A bundle is a directory with `metadata.json` at its top. It is always written whole
-into a temporary directory beside its target and renamed into place at the end, so a
-failed or interrupted run leaves the previous bundle exactly as it was.
+into a staging directory beside its target and renamed into place at the end
+(`atomic.py`), so a failed or interrupted run leaves the previous bundle as it was.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mlbridge.atomic import check_out, staging, write_json
 from mlbridge.errors import DataError, UsageError
 from mlbridge.features import Column, graph_inputs, notes
 from mlbridge.heads import ClassificationHead, Head
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     import keras
 
 #: 2: one named graph input per feature (numbers and categories), missing values.
@@ -167,7 +162,12 @@ class Bundle:
         if self._model is None:
             from mlbridge.layers import keras
 
-            self._model = keras.saving.load_model(self.path / "model.keras")
+            try:
+                self._model = keras.saving.load_model(self.path / "model.keras")
+            except (OSError, ValueError) as exc:  # missing, truncated, or not a Keras file
+                raise DataError(f"{self.path}/model.keras cannot be loaded: {exc}",
+                                hint=f"train the bundle again: mlbridge train ... --out "
+                                     f"{self.path}") from exc
         return self._model
 
     def outputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
@@ -290,31 +290,6 @@ def web_metadata(metadata: dict) -> dict:
     return {k: metadata[k] for k in WEB_KEYS if k in metadata}
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically: to a temporary file beside `path`, then rename over it."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        partial.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def check_out(out: str | Path) -> Path:
-    """Refuse an `--out` that would destroy something that is not an mlbridge bundle.
-
-    Called before any training so the user hears about it in a second, not a minute.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is an existing file",
-                         hint="pass a directory path for the bundle")
-    if out.is_dir() and any(out.iterdir()) and not (out / METADATA).is_file():
-        raise UsageError(f"--out {out} is a non-empty directory that is not an mlbridge bundle",
-                         hint="pass a new or empty directory, or an existing bundle to replace")
-    return out
-
-
 def versions() -> dict[str, str]:
     """Versions of everything that shapes the model's numbers, without importing them."""
     found = {"python": platform.python_version()}
@@ -332,38 +307,6 @@ def file_sizes(root: Path) -> dict[str, int]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@contextmanager
-def staging(out: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside `out`; on success move it to `out` atomically.
-
-    Beside, not in /tmp, so the final rename stays on one filesystem. On any failure
-    (including Ctrl-C) the temporary directory is removed and `out` is untouched.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        yield tmp
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def replace_dir(new: Path, out: Path) -> None:
-    """Put directory `new` at `out`, replacing an existing `out` with two renames."""
-    if not out.exists():
-        new.rename(out)
-        return
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    out.rename(old)
-    try:
-        new.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def write_bundle(out: str | Path, metadata: dict, model: keras.Model,
                  writers: Sequence[Writer] = ()) -> Bundle:
     """Write the complete bundle for `model` at `out`, atomically, and return it.
@@ -371,7 +314,7 @@ def write_bundle(out: str | Path, metadata: dict, model: keras.Model,
     `writers` add further files (exports, reports) into the staging directory, in order,
     each seeing the metadata so far; the file list is taken after all of them ran.
     """
-    out = check_out(out)
+    out = check_out(out, METADATA, "bundle")
     metadata = {**metadata, "name": out.name}
     with staging(out) as tmp:
         model.save(tmp / "model.keras")

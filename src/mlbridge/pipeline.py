@@ -12,7 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
-from mlbridge.bundle import SCHEMA_VERSION, Bundle, check_out, versions, write_bundle
+from mlbridge.atomic import check_out, remove_abandoned
+from mlbridge.bundle import METADATA, SCHEMA_VERSION, Bundle, versions, write_bundle
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import UsageError
 from mlbridge.evaluate import confusion, errors_by_value, reliability
@@ -32,9 +33,8 @@ from mlbridge.heads import (
     choose_head,
 )
 from mlbridge.model import DEFAULT_EPOCHS, TrainingConfig
+from mlbridge.resources import DEFAULT_DATA
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = PROJECT_ROOT / "data" / "artists.csv"
 #: What `train()` with no data uses: the bundled table and its known columns.
 BUNDLED = {"target": "popularity", "features": ["twitter_followers"], "key": "handle",
            "target_range": (0.0, 100.0)}
@@ -112,7 +112,9 @@ def train(data: str | Path | None = None, target: str | None = None,
     if not 0 <= interval < 1:
         raise UsageError(f"--interval {interval:g} is not a coverage between 0 and 1",
                          hint="for example --interval 0.9, or --interval 0 for none")
-    out = check_out(out)
+    out = check_out(out, METADATA, "bundle")
+    for line in remove_abandoned(out):
+        progress.stage(line)
 
     progress.stage(f"Reading {data}")
     dataset = load_dataset(data, target, features, key, sep, seed, target_range, categorical,
@@ -210,7 +212,8 @@ def evaluate_model(head: Head, columns: list[Column], encoded: EncodedSplits,
     classification the confusion matrix and the reliability (calibration) table."""
     y_test = encoded.y_test
     errors = head.row_errors(y_test, outputs)
-    metrics = {"test": head.metrics(y_test, outputs), "baselines": head.baselines(encoded),
+    metrics = {"rows": len(y_test), "test": head.metrics(y_test, outputs),
+               "baselines": head.baselines(encoded),
                "by_value_measure": head.error_name,
                "by_value": {c.name: errors_by_value(c.labels(encoded.x_test[c.input]), errors)
                             for c in columns if isinstance(c, CategoricalColumn)}}

@@ -65,6 +65,12 @@ class RecordStore:
             (prefix, prefix + "\U0010ffff", limit)).fetchall()
         return [r[0] for r in rows]
 
+    def rows(self) -> list[list[Any]]:
+        """Every record as `[key, value, ...]` (values in `features` order), keys in order."""
+        columns = ", ".join(f"f{i}" for i in range(len(self.features)))
+        return [list(row) for row in self._connection().execute(
+            f"SELECT key, {columns} FROM records ORDER BY key")]
+
     def count(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM records").fetchone()[0]
 

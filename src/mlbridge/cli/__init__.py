@@ -13,7 +13,7 @@ import importlib
 from mlbridge.cli.common import app
 
 #: Each module registers its command(s) on `app`; `--help` lists them in this order.
-COMMANDS = ("train", "predict", "verify", "serve", "convert")
+COMMANDS = ("train", "predict", "verify", "serve", "site", "convert")
 for _name in COMMANDS:
     importlib.import_module(f"mlbridge.cli.{_name}")
 

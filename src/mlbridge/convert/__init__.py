@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlbridge.bundle import file_sizes, versions, write_json
+from mlbridge.atomic import write_json
+from mlbridge.bundle import file_sizes, versions
 from mlbridge.convert.graph import Conversion, convert_saved_model
 from mlbridge.convert.load import (
     check_imports,
@@ -48,7 +49,7 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
     `imports` are modules (names or .py paths) imported first, so custom layers they
     register load. `reporter`, if given, is called with one line per step.
     """
-    from mlbridge.bundle import check_out, staging
+    from mlbridge.atomic import check_out, remove_abandoned, staging
     from mlbridge.export.tfjs import QUANTIZATIONS
 
     say = reporter or (lambda _message: None)
@@ -56,11 +57,13 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
         raise UsageError(f"unknown quantization '{quantize}'",
                          hint=f"use one of: {', '.join(QUANTIZATIONS)}")
     source, fmt = detect_format(model)
-    out = check_out(out)
+    out = check_out(out, "metadata.json", "bundle")
     if out.resolve() == source.resolve() or out.resolve() in source.resolve().parents:
         raise UsageError(f"--out {out} would replace the model being converted",
                          hint="pass a new directory for the output")
     check_imports(imports)
+    for line in remove_abandoned(out):
+        say(line)
     from mlbridge._tf import quiet_tensorflow
 
     say("loading TensorFlow")

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from mlbridge.bundle import write_json
+from mlbridge.atomic import write_json
 from mlbridge.convert.signature import random_inputs, sample_inputs, tfjs_dtype
 from mlbridge.errors import UsageError, VerifyError
-from mlbridge.server import tfjs_dir
+from mlbridge.resources import TFJS_FILE, tfjs_dir
 from mlbridge.verify import QUANTIZED_TOLERANCE
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"
@@ -61,9 +61,6 @@ def run_in_browser(web: Path, inputs: list[dict], outputs: list[str],
     from mlbridge.localhttp import serve
 
     tfjs = tfjs_dir()
-    if not (tfjs / "tf.fesm.min.js").is_file():
-        raise VerifyError(f"TF.js is not installed at {tfjs}",
-                          hint="run `make setup` (npm ci) or set MLBRIDGE_NODE_MODULES")
     results = {}
     with serve({"/model": web, "/vendor/tfjs": tfjs, "/runner": PAGE_DIR}) as server:
         page = browser.new_page()
@@ -71,7 +68,7 @@ def run_in_browser(web: Path, inputs: list[dict], outputs: list[str],
             page.goto(f"{server.url}/runner/index.html")
             for backend in backends:
                 results[backend] = page.evaluate(_RUN, {
-                    "tfjsUrl": "/vendor/tfjs/tf.fesm.min.js", "modelUrl": "/model/model.json",
+                    "tfjsUrl": f"/vendor/tfjs/{TFJS_FILE}", "modelUrl": "/model/model.json",
                     "backend": backend, "inputs": inputs, "outputs": outputs})
         except Error as exc:
             raise VerifyError(f"the parity page could not run: {str(exc).splitlines()[0]}",

@@ -13,11 +13,12 @@ ydf) and tensorflow-hub out (`[tool.uv] override-dependencies` in pyproject.toml
   real directories, none of their `__init__` code), so importing the SavedModel
   converter loads that module and its own light imports only, and not jax (whose mere
   presence makes Keras probe `jax.monitoring`) nor tf_keras (about 2 s);
-- `tensorflow_decision_forests` and `tensorflow_hub` get stand-ins when they are not
-  installed: empty modules whose attributes raise an error naming this file.
+- `tensorflow_decision_forests` and `tensorflow_hub` get stand-ins, installed or not:
+  empty modules whose attributes raise an error naming this file. Not importing them
+  even when present matters: `pip install mlbridge` (outside this project's lock) pulls
+  the converter's full set, and importing that TF-DF fails on ydf's protobuf.
 
-Where the real packages are installed, or tensorflowjs was already imported by the user,
-nothing is stood in for.
+Where the user imported tensorflowjs or those packages already, nothing is replaced.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ UNUSED_BY_SAVED_MODEL_ROUTE = ("tensorflow_decision_forests", "tensorflow_hub")
 
 
 class _StandIn(ModuleType):
-    """An installed-nowhere module: importing works, using anything of it says why not."""
+    """A module mlbridge never uses: importing works, using anything of it says why not."""
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("__"):
             raise AttributeError(name)
-        raise ImportError(f"{self.__name__}.{name}: {self.__name__} is not installed with "
+        raise ImportError(f"{self.__name__}.{name}: {self.__name__} is not used by "
                           "mlbridge (see src/mlbridge/export/converter.py); mlbridge converts "
                           "SavedModels only")
 
@@ -65,6 +66,5 @@ def saved_model_converter() -> ModuleType:
         _bare_package("tensorflowjs", root)
         _bare_package("tensorflowjs.converters", root / "converters")
     for name in UNUSED_BY_SAVED_MODEL_ROUTE:
-        if name not in sys.modules and importlib.util.find_spec(name) is None:
-            sys.modules[name] = _StandIn(name)
+        sys.modules.setdefault(name, _StandIn(name))
     return importlib.import_module("tensorflowjs.converters.tf_saved_model_conversion_v2")

@@ -1,15 +1,20 @@
 // app.js: the prediction page. Labels come from the bundle's metadata, so a bundle
 // trained on other columns gets a working page too. User text is only ever set with
 // textContent, never as HTML.
-import { loadModel } from "./mlbridge.js";
+import { createLookup } from "./lookup.js";
+import { loadModel, loadTf } from "./mlbridge.js";
 import { formatNumber, human, showAnswer } from "./result.js";
 
 const $ = (id) => document.getElementById(id);
 
 let model = null;
 let config = null;
+let lookup = null; // the key lookup the config names: the server's API or static files
 let lastQuery = null;
 const models = {}; // runtime name -> Promise of a loaded model, each loaded at most once
+// The TF.js backend, cpu unless ?backend=webgl (or another) asks: for a small tabular
+// model cpu answers faster, first and every time (make bench, sections 4 and 10).
+const backend = new URLSearchParams(location.search).get("backend") ?? "cpu";
 
 function show(element, visible) {
   element.hidden = !visible;
@@ -60,10 +65,8 @@ async function onLookup(event) {
   const key = $("key-input").value.trim();
   if (!key) return setMessage(`Type a ${human(config.key)} first.`);
   try {
-    const response = await fetch(`/api/records/${encodeURIComponent(key)}`);
-    if (response.status === 404) return setMessage(`No ${human(config.key)} “${key}” in the data.`);
-    if (!response.ok) return setMessage((await response.json()).error ?? `Lookup failed (${response.status}).`);
-    const record = await response.json();
+    const record = await lookup.get(key);
+    if (record === null) return setMessage(`No ${human(config.key)} “${key}” in the data.`);
     for (const input of model.metadata.inputs) {
       const value = record.features[input.name];
       $(`feature-${input.input}`).value = value === null || value === undefined ? "" : String(value);
@@ -91,11 +94,9 @@ let suggestTimer = 0;
 function onType() {
   clearTimeout(suggestTimer);
   const prefix = $("key-input").value.trim();
-  if (prefix.length < 1) return;
+  if (!lookup || prefix.length < 1) return;
   suggestTimer = setTimeout(async () => {
-    const response = await fetch(`/api/records?prefix=${encodeURIComponent(prefix)}&limit=10`);
-    if (!response.ok) return;
-    const { keys } = await response.json();
+    const keys = await lookup.keys(prefix, 10).catch(() => []);
     $("key-options").replaceChildren(...keys.map((key) => Object.assign(document.createElement("option"), { value: key })));
   }, 150);
 }
@@ -129,7 +130,7 @@ function buildForms() {
     $("bar").setAttribute("aria-valuemax", String(output.max));
   }
   $("feature-fields").replaceChildren(...inputs.flatMap(field));
-  if (config.key) {
+  if (lookup) {
     $("key-label").textContent = `${human(config.key)[0].toUpperCase()}${human(config.key).slice(1)}`;
     show($("lookup-form"), true);
   }
@@ -138,7 +139,7 @@ function buildForms() {
 
 async function useRuntime(runtime) {
   setStatus("Loading the model…", "loading");
-  models[runtime] ??= loadModel(config.model_url, { runtime });
+  models[runtime] ??= loadModel(config.model_url, { runtime, backend });
   try {
     model = await models[runtime];
   } catch (error) {
@@ -170,13 +171,15 @@ async function main() {
     radio.addEventListener("change", onRuntimeChange);
   }
   const asked = new URLSearchParams(location.search).get("runtime");
+  if (asked !== "standalone") loadTf().catch(() => {}); // start TF.js while config loads
   try {
-    const response = await fetch("/api/config");
-    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    const response = await fetch("config.json"); // relative: the page may live under a sub-path
+    if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
     config = await response.json();
+    if (config.lookup) lookup = createLookup(config.lookup);
     await useRuntime(asked === "standalone" ? "standalone" : "tfjs");
   } catch (error) {
-    setStatus(`The model could not be loaded: ${error.message}. Is the server running?`, "error");
+    setStatus(`The model could not be loaded: ${error.message}.`, "error");
     return;
   }
   buildForms();

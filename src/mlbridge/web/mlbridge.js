@@ -32,7 +32,9 @@ function withAnswers(fields, outputs) {
   };
 }
 
-const TFJS_URL = new URL("../vendor/tfjs/tf.fesm.min.js", import.meta.url).href;
+// The vendored runtime, served beside the page under a versioned path (src/mlbridge/resources.py).
+export const TFJS_VERSION = "4.22.0";
+const TFJS_URL = new URL(`../vendor/tfjs/${TFJS_VERSION}/tf.fesm.min.js`, import.meta.url).href;
 
 let tfjs = null;
 
@@ -55,7 +57,8 @@ async function fetchJson(url) {
  * Promise of one answer per row (see answers.js), outputs the raw output rows.
  */
 export async function loadModel(url, { runtime = "tfjs", backend, tfjsUrl } = {}) {
-  const base = url.endsWith("/") ? url : `${url}/`;
+  // Absolute, so the dynamic import() of predict.mjs resolves a page-relative URL too.
+  const base = new URL(url.endsWith("/") ? url : `${url}/`, document.baseURI).href;
   const metadata = await fetchJson(`${base}metadata.json`);
   if (runtime === "standalone") return loadStandalone(base, metadata);
   if (runtime !== "tfjs") throw new Error(`unknown runtime "${runtime}" (use "tfjs" or "standalone")`);

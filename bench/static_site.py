@@ -1,0 +1,67 @@
+"""Section 10: the static site of the million-row bundle, built and used from a static host."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from pathlib import Path
+
+from common import BIN, Sizes, goal, log, table, timed
+
+
+def static_site(sizes: Sizes, bundle: Path, keys: list[str], work: Path) -> str:
+    log("static site: build, lookup bytes, first prediction")
+    from mlbridge.browser import chromium
+    from mlbridge.localhttp import serve
+
+    (bundle / "records.sqlite").unlink(missing_ok=True)  # the site builds its lookup anew
+    site = work / "site"
+    wall, _, _ = timed([str(BIN / "mlbridge"), "site", str(bundle), "--out", str(site),
+                           "-q"])
+    lookup_files = list((site / "lookup").glob("*.json"))
+    sizes_kb = [f.stat().st_size / 1000 for f in lookup_files]
+    asked = random.Random(2).sample(keys, min(len(keys), sizes.site_lookups))
+    runs: dict[str, list[tuple[float, float]]] = {"TF.js (the page's default)": [],
+                                                 "predict.mjs (`?runtime=standalone`)": []}
+    with serve({"/": site}) as server, chromium() as chrome:
+        url = f"{server.url}/"
+        for samples, query in zip(runs.values(), ("", "?runtime=standalone"), strict=True):
+            for key in asked:
+                page = chrome.new_page()  # a fresh context: an empty cache every time
+                seen: list = []
+                page.on("requestfinished", lambda request, out=seen: out.append(request))
+                start = time.perf_counter()
+                page.goto(url + query)
+                page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+                page.fill("#key-input", key)
+                page.click("#lookup-form button")
+                page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+                first = time.perf_counter() - start
+                lookup_kb = sum(r.sizes()["responseBodySize"] for r in seen
+                                if "/lookup/" in r.url) / 1000
+                samples.append((first, lookup_kb))
+                page.close()
+    rows = [["`mlbridge site` wall time (SQLite store + lookup files + copies)", f"{wall:.1f} s"],
+            ["lookup files / largest / total", f"{len(lookup_files):,} / "
+             f"{max(sizes_kb):.1f} KB / {sum(sizes_kb) / 1000:.1f} MB"]]
+    worst_kb = max(kb for samples in runs.values() for _, kb in samples)
+    for name, samples in runs.items():
+        seconds = [s for s, _ in samples]
+        rows.append([f"first prediction from an empty cache, {name}: median / worst",
+                     f"{statistics.median(seconds):.2f} s / {max(seconds):.2f} s"])
+        rows.append([f"lookup bytes per key, {name}: median / worst",
+                     f"{statistics.median(kb for _, kb in samples):.1f} KB / "
+                     f"{max(kb for _, kb in samples):.1f} KB"])
+    first_default = max(s for s, _ in next(iter(runs.values())))
+    return (f"`mlbridge site` on the {sizes.large_rows:,}-row bundle of section 5, then the "
+            "site served by a static file server on 127.0.0.1 (`mlbridge.localhttp`: Python's "
+            f"`http.server`) and {len(asked)} random keys looked up "
+            "through the page in headless Chromium, each in a fresh browser "
+            "context (an empty cache): from navigation to the answer on screen.\n\n"
+            + table(["what", "figure"], rows) + "\n\n"
+            + "- Goal: the site builds within 60 s. " + goal(wall <= 60, f"{wall:.1f} s.")
+            + "\n- Goal: a lookup downloads under 50 KB. "
+            + goal(worst_kb < 50, f"at most {worst_kb:.1f} KB.")
+            + "\n- Goal: first prediction from an empty cache within 1 s. "
+            + goal(first_default <= 1, f"at most {first_default:.2f} s with TF.js.") + "\n")
