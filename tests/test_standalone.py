@@ -141,3 +141,18 @@ def test_module_keeps_numbers_and_adds_an_interval_export(artists_bundle):
                                expected, atol=1e-3)
     types = (artists_bundle.path / "web" / "predict.d.ts").read_text()
     assert "export declare function predictInterval(" in types
+
+
+def test_uint8_quantized_bundle_trains_exports_and_verifies(small_artists, tmp_path):
+    """uint8 end to end, through the CLI: the smallest weights, checked in Chromium."""
+    out = tmp_path / "uint8"
+    trained = run_cli("train", str(small_artists), "--target", "popularity", "--features",
+                      "twitter_followers", "--model", "dnn", "--epochs", "20", "--quantize",
+                      "uint8", "--out", str(out), "-q")
+    assert trained.code == 0, trained.stderr
+    graph = json.loads((out / "metadata.json").read_text())["graph"]
+    assert graph["quantization"] == "uint8"
+    assert graph["bytes"]["uint8"] < 0.7 * graph["bytes"]["float32"]  # model.json stays
+    result = run_cli("verify", str(out), "--backend", "cpu")
+    assert result.code == 0, result.stdout + result.stderr
+    assert "uint8-quantized" in " ".join(result.stdout.split())
