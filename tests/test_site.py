@@ -147,3 +147,20 @@ def test_a_site_with_categories_and_gaps_fills_every_field(cars_bundle, browser,
             python, abs=1e-3)
         assert page.is_visible("#prediction-range")  # the interval, as on the served page
         page.close()
+
+
+def test_the_same_site_works_at_a_hosts_root(site, browser, artists_bundle):
+    with static_server(site) as url:
+        page = browser.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+        page.fill("#key-input", "taylorswift13")
+        page.click("#lookup-form button")
+        page.wait_for_selector("#result:not([hidden])")
+        ((python, _, _),) = artists_bundle.predict_interval({"twitter_followers": [95307659]})
+        assert float(page.get_attribute("#prediction-value", "data-value")) == pytest.approx(
+            python, abs=1e-3)
+        assert not [u for u in requested if "/api/" in u] and requested
+        page.close()

@@ -51,6 +51,8 @@ function staticLookup(url, base, features) {
     }
   }
 
+  walk("").catch(() => {}); // fetch the root now: every lookup starts there, a while later
+
   const record = (row) => row && { key: row[0], features: Object.fromEntries(features.map((name, i) => [name, row[i + 1]])) };
 
   return {
