@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from mlbridge.bundle import Bundle
 from mlbridge.errors import VerifyError
+from mlbridge.localhttp import MIME_TYPES
 from mlbridge.records import MAX_KEY_LENGTH, MAX_LIMIT, RecordStore
 from mlbridge.resources import TFJS_FILE, TFJS_VERSION, WEB_DIR, tfjs_dir
 
@@ -39,8 +40,6 @@ _REPORT_HEADERS = {**_HEADERS, "Content-Security-Policy": "default-src 'none'; "
 REVALIDATE = "no-cache"
 #: A file whose URL names its version: it never changes under that URL.
 FOREVER = "public, max-age=31536000, immutable"
-_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
-          ".bin": "application/octet-stream"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class FileCache:
                       "Cache-Control": cache_control}
         if request.headers.get("if-none-match") == cached.etag:
             return Response(status_code=304, headers=validators)
-        media = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or \
+        media = MIME_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or \
             "application/octet-stream"
         return Response(cached.body, media_type=media, headers=validators)
 
