@@ -211,3 +211,42 @@ def test_the_tfjs_version_is_the_same_everywhere():
     assert f'TFJS_VERSION = "{TFJS_VERSION}"' in (WEB_DIR / "mlbridge.js").read_text()
     assert (tfjs_dir() / "tf.fesm.min.js").read_bytes() == (
         ROOT / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.fesm.min.js").read_bytes()
+
+
+def test_training_another_table_never_lands_on_the_last_bundle(tmp_path, monkeypatch):
+    """No --out: models/<file name>. An --out holding another table's model is kept."""
+    from conftest import PENGUINS
+
+    monkeypatch.chdir(tmp_path)
+    pd.read_csv(ARTISTS).sample(150, random_state=0).to_csv("artists.csv", index=False)
+    Path("penguins.csv").write_text(pd.read_csv(PENGUINS).to_csv(index=False))
+    artists = mlbridge.train("artists.csv", target="popularity", features=["twitter_followers"],
+                             epochs=3)
+    penguins = mlbridge.train("penguins.csv", target="species", epochs=3)
+    assert (artists.path, penguins.path) == (Path("models/artists"), Path("models/penguins"))
+    kept = tree_digest(artists.path)
+    result = run_cli("train", "penguins.csv", "--target", "species", "--out", "models/artists",
+                     cwd=tmp_path)
+    assert result.code == 2 and "Traceback" not in result.stderr, result
+    assert ("--out models/artists holds another model (popularity from artists.csv); this run "
+            "makes species from penguins.csv") in " ".join(result.stderr.split())
+    assert "--replace" in result.stderr
+    assert tree_digest(artists.path) == kept
+    # Retraining the same table for the same target replaces, as it always did; asked
+    # with replace=True, another table does too.
+    again = mlbridge.train("artists.csv", target="popularity", features=["twitter_followers"],
+                           epochs=3)
+    assert load(again.path).metadata["created"] >= artists.metadata["created"]
+    mlbridge.train("penguins.csv", target="species", out="models/artists", epochs=3,
+                   replace=True)
+    assert load("models/artists").target == "species"
+
+
+def test_default_out_names_the_table():
+    from mlbridge.bundle import default_out
+
+    assert default_out("data/penguins.csv") == Path("models/penguins")
+    assert default_out("https://example.org/x/seattle-weather.csv.gz") == Path(
+        "models/seattle-weather")
+    assert default_out("events/") == Path("models/events")
+    assert default_out("my data (v2).tsv") == Path("models/my_data_v2")

@@ -285,6 +285,53 @@ def load(path: str | Path) -> Bundle:
     return Bundle(path, metadata)
 
 
+def check_replace(out: Path, source: str, what: str, replace: bool) -> None:
+    """Refuse to replace a bundle made from another source, unless `replace` is set.
+
+    Retraining from the same file name (for the same target) is the everyday loop and
+    replaces silently; anything else would lose someone's model without a word (a
+    penguin classifier written over the artists bundle), so it stops and says whose
+    bundle is there. `source` is the new run's file name, `what` the target (or "" for
+    a converted model).
+    """
+    meta_path = out / METADATA
+    if replace or not meta_path.is_file():
+        return
+    try:
+        existing = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return  # a broken bundle: nothing worth keeping, and write_bundle replaces it whole
+    old_source, old_what = _made_from(existing)
+    if (old_source, old_what) == (_file_name(source), what):
+        return
+    made = f"{old_what} from {old_source}" if old_what else f"converted from {old_source}"
+    new = f"{what} from {_file_name(source)}" if what else f"converted from {_file_name(source)}"
+    raise UsageError(f"--out {out} holds another model ({made}); this run makes {new}",
+                     hint=f"pass another --out, or --replace to replace {out}")
+
+
+def _file_name(location: str | Path) -> str:
+    """The last part of a path or URL: what names a table or a model to a person."""
+    return str(location).rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _made_from(metadata: dict) -> tuple[str, str]:
+    """(source file name, target) of an existing bundle; target "" for converted models."""
+    if metadata.get("kind") == "converted":
+        return _file_name(metadata.get("source", {}).get("path", "?")), ""
+    return (_file_name(metadata.get("data", {}).get("source", "?")),
+            str(metadata.get("output", {}).get("name", "?")))
+
+
+def default_out(source: str | Path, parent: str = "models") -> Path:
+    """`models/<name>` for a table: its file name without extensions (`penguins.csv.gz`
+    → `models/penguins`), so training another table never lands on the last one's bundle."""
+    name = _file_name(source)
+    stem = name.split(".", 1)[0] if not name.startswith(".") else name.lstrip(".")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "model"
+    return Path(parent) / stem
+
+
 def web_metadata(metadata: dict) -> dict:
     """The part of metadata.json the browser client reads."""
     return {k: metadata[k] for k in WEB_KEYS if k in metadata}

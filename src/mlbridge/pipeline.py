@@ -13,7 +13,15 @@ from typing import Protocol
 import numpy as np
 
 from mlbridge.atomic import check_out, remove_abandoned
-from mlbridge.bundle import METADATA, SCHEMA_VERSION, Bundle, versions, write_bundle
+from mlbridge.bundle import (
+    METADATA,
+    SCHEMA_VERSION,
+    Bundle,
+    check_replace,
+    default_out,
+    versions,
+    write_bundle,
+)
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import UsageError
 from mlbridge.evaluate import confusion, errors_by_value, reliability
@@ -73,12 +81,13 @@ def _split_off(x: dict[str, np.ndarray], y: np.ndarray, share: float
 
 def train(data: str | Path | None = None, target: str | None = None,
           features: list[str] | None = None, key: str | None = None,
-          categorical: list[str] | None = None, out: str | Path = "models/artists",
+          categorical: list[str] | None = None, out: str | Path | None = None,
           model: str = "linear", task: str | None = None, interval: float = DEFAULT_INTERVAL,
           transform: str = "auto", epochs: int = DEFAULT_EPOCHS,
           learning_rate: float | None = None, batch_size: int | None = None, seed: int = 0,
           sep: str | None = None, target_range: tuple[float, float] | None = None,
-          quantize: str = "none", reporter: Reporter | None = None) -> Bundle:
+          quantize: str = "none", replace: bool = False,
+          reporter: Reporter | None = None) -> Bundle:
     """Train a model on a table and write its bundle (Keras, SavedModel, TF.js) to `out`.
 
     With no `data`, trains on the bundled artists table (target popularity from
@@ -87,6 +96,10 @@ def train(data: str | Path | None = None, target: str | None = None,
     in `metadata["data"]["left_out"]`. A target of numbers is regression (with an
     interval of coverage `interval`, 0 for none); a target of labels is classification
     (`task` forces either).
+
+    `out` defaults to `models/<name of the data file>`. A bundle already there is
+    replaced when it was trained on a file of the same name for the same target (a
+    retrain); one made from anything else is kept, with an error, unless `replace`.
 
     >>> bundle = train("data/penguins.csv", target="species", out="models/penguins")
     >>> bundle.metrics["test"]["log_loss"]
@@ -112,7 +125,9 @@ def train(data: str | Path | None = None, target: str | None = None,
     if not 0 <= interval < 1:
         raise UsageError(f"--interval {interval:g} is not a coverage between 0 and 1",
                          hint="for example --interval 0.9, or --interval 0 for none")
-    out = check_out(out, METADATA, "bundle")
+    out = check_out(default_out(data) if out is None else out, METADATA, "bundle")
+    if target:  # without one, reading the header says so first
+        check_replace(out, str(data), target, replace)
     for line in remove_abandoned(out):
         progress.stage(line)
 

@@ -27,6 +27,9 @@ def convert(
     imports: Annotated[list[str] | None, typer.Option(
         "--import", help="A module (name or .py file) to import first, so custom layers "
         "it registers with Keras load. Repeat for several.", show_default=False)] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace the bundle at --out even if it was made from another "
+        "model (by default that stops with an error).")] = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -37,7 +40,7 @@ def convert(
     def action() -> dict:
         from mlbridge.convert import convert as convert_api
 
-        return convert_api(model, target, quantize, tuple(imports or ()), reporter)
+        return convert_api(model, target, quantize, tuple(imports or ()), reporter, replace)
 
     metadata = run(action, debug)
     if quiet:

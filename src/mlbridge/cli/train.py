@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from mlbridge.cli.common import DEFAULT_BUNDLE, Debug, Quiet, Reporter, app, out, run
+from mlbridge.cli.common import Debug, Quiet, Reporter, app, out, run
 from mlbridge.errors import UsageError
 from mlbridge.heads import DEFAULT_INTERVAL
 from mlbridge.model import DEFAULT_EPOCHS
@@ -66,7 +66,8 @@ def _metrics_table(meta: dict) -> Table:
              "  mlbridge train\n\n"
              "  mlbridge train spotify.csv --target artist_popularity --features followers "
              "--key name --out models/spotify\n\n"
-             "  mlbridge train cars.csv --target Miles_per_Gallon --key Name\n\n"
+             "  mlbridge train cars.csv --target Miles_per_Gallon --key Name   "
+             "# writes models/cars\n\n"
              "  mlbridge train data.csv --target y --features a,b --categorical b --model dnn")
 def train(
     data: Annotated[str | None, typer.Argument(
@@ -84,8 +85,12 @@ def train(
     key: Annotated[str | None, typer.Option(
         help="Column naming each record (looked up by the page). Default with the bundled "
         "data: handle.")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")] = (
-        DEFAULT_BUNDLE),
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Bundle directory to write. Default: models/NAME, NAME from the data's "
+        "file name (models/artists for the bundled data).", show_default=False)] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace the bundle at --out even if it was trained on another "
+        "file or target (by default that stops with an error).")] = False,
     # Plain strings checked by the API, so a typo gets the same one-line error as the rest.
     model: Annotated[str, typer.Option(help="linear (Normalization → Dense) or dnn "
                                        "(two hidden layers of 64).")] = "linear",
@@ -127,7 +132,7 @@ def train(
                 model=model, task=task, interval=interval, transform=transform, epochs=epochs,
                 learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                 sep=_parse_sep(sep), target_range=_parse_range(target_range),
-                quantize=quantize, reporter=reporter)
+                quantize=quantize, replace=replace, reporter=reporter)
         finally:
             reporter.close()
 

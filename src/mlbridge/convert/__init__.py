@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlbridge.atomic import write_json
-from mlbridge.bundle import file_sizes, versions
+from mlbridge.bundle import check_replace, file_sizes, versions
 from mlbridge.convert.graph import Conversion, convert_saved_model
 from mlbridge.convert.load import (
     check_imports,
@@ -43,8 +43,12 @@ _ITEM_BYTES = {"float32": 4, "int32": 4, "bool": 1, "complex64": 8, "float16": 2
 
 
 def convert(model: str | Path, out: str | Path, quantize: str = "none",
-            imports: Sequence[str] = (), reporter: Reporter | None = None) -> dict:
+            imports: Sequence[str] = (), reporter: Reporter | None = None,
+            replace: bool = False) -> dict:
     """Convert MODEL (.keras, .h5 or SavedModel directory) into OUT; return its metadata.
+
+    A bundle already at OUT is replaced when it was converted from a model of the same
+    file name; anything else there stops with an error unless `replace`.
 
     `imports` are modules (names or .py paths) imported first, so custom layers they
     register load. `reporter`, if given, is called with one line per step.
@@ -61,6 +65,7 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
     if out.resolve() == source.resolve() or out.resolve() in source.resolve().parents:
         raise UsageError(f"--out {out} would replace the model being converted",
                          hint="pass a new directory for the output")
+    check_replace(out, str(model), "", replace)
     check_imports(imports)
     for line in remove_abandoned(out):
         say(line)
