@@ -29,14 +29,13 @@ uv:
 python-deps: uv
 	$(UV) sync --locked --quiet
 
-# TF.js comes from the pinned npm package and is vendored into the Python package, so the
-# page, `mlbridge site` and a built wheel all carry it (see src/mlbridge/vendor/tfjs).
-TFJS_BUILD := node_modules/@tensorflow/tfjs/dist/tf.fesm.min.js
-TFJS_VENDORED := src/mlbridge/vendor/tfjs/tf.fesm.min.js
-
+# The browser runtimes (TF.js and its wasm and webgpu backends, LiteRT.js) come from the
+# pinned npm packages and are vendored into the Python package, so the page, `mlbridge
+# site` and a built wheel all carry them (scripts/vendor.mjs; src/mlbridge/vendor/*/README.md).
 npm-deps:
-	@[ -d node_modules/@tensorflow/tfjs ] || npm ci --no-audit --no-fund --loglevel=error
-	@cmp -s $(TFJS_BUILD) $(TFJS_VENDORED) || cp $(TFJS_BUILD) $(TFJS_VENDORED)
+	@[ -d node_modules/@litertjs/core ] && [ -d node_modules/esbuild ] || \
+		npm ci --no-audit --no-fund --loglevel=error
+	@node scripts/vendor.mjs
 
 # Debian's Chromium for the browser tests, and wrk for the benchmarks' load test.
 system-deps:

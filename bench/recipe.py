@@ -90,8 +90,9 @@ def accuracy(runs: dict) -> str:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     from mlbridge.evaluate import least_squares, regression_metrics
-    from mlbridge.features import EncodedSplits, NumericColumn, encode, graph_inputs
+    from mlbridge.features import EncodedSplits, encode, graph_inputs
     from mlbridge.heads import RegressionHead, serving_values
+    from mlbridge.kinds import NumericColumn
     from mlbridge.model import TrainingConfig, fit, serving_model
 
     frame = pd.read_csv(ARTISTS, dtype=str)[["twitter_followers", "popularity"]]

@@ -23,6 +23,7 @@ from heads import heads
 from install import install
 from load import load_test
 from recipe import accuracy, end_to_end, reference_section
+from runtimes import runtimes
 from scale import scale
 from static_site import static_site
 from tables import tables
@@ -53,6 +54,8 @@ def main() -> None:
                          install(sizes, work / "reference-raw" / "saved_model", work)))
         sections.append(("10. A static site, no server",
                          static_site(sizes, large_bundle, keys, work)))
+        sections.append(("11. Runtimes: TF.js, LiteRT.js and predict.mjs, on every model",
+                         runtimes(sizes, runs["mlbridge"]["bundle"], work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

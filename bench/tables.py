@@ -59,14 +59,8 @@ def synthetic_categories(rows: int, categories: int, seed: int = 0) -> pd.DataFr
 def vocabulary_cap(sizes: Sizes) -> str:
     """Test MSE of least squares on the encoding, for each cap, on the synthetic table."""
     from mlbridge.evaluate import least_squares, regression_metrics
-    from mlbridge.features import (
-        MAX_VOCABULARY,
-        MIN_COUNT,
-        CategoricalColumn,
-        EncodedSplits,
-        NumericColumn,
-        graph_inputs,
-    )
+    from mlbridge.features import EncodedSplits, graph_inputs
+    from mlbridge.kinds import MAX_VOCABULARY, MIN_COUNT, CategoricalColumn, NumericColumn
 
     frame = synthetic_categories(sizes.cap_rows, 1000)
     cut = int(0.8 * len(frame))
@@ -99,8 +93,8 @@ def embedding(sizes: Sizes) -> str:
     """dnn with one-hot categories (mlbridge) vs an 8-wide Embedding, same table."""
     from mlbridge._tf import quiet_tensorflow
     from mlbridge.evaluate import regression_metrics
-    from mlbridge.features import CategoricalColumn, NumericColumn
     from mlbridge.heads import RegressionHead, serving_values
+    from mlbridge.kinds import CategoricalColumn, NumericColumn
     from mlbridge.model import TrainingConfig, fit, serving_model, tensors
 
     _, keras = quiet_tensorflow()

@@ -91,6 +91,33 @@ def mobilenet_v3() -> keras.Model:
     return calibrate(model, (16, 64, 64, 3))
 
 
+def efficientnet_like() -> keras.Model:
+    """EfficientNet's MBConv in miniature: BatchNormalization(axis=3) after bias-free convs,
+    which the converter folds into fused convs with a [1, 1, 1, C] bias (TF.js wasm: rank 1)."""
+    _seed()
+    image = keras.Input((32, 32, 3), name="image")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(image)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(axis=3, name="stem_bn")(x)
+    x = layers.Activation("swish", name="stem_activation")(x)
+    h = layers.Conv2D(16, 1, use_bias=False, name="expand_conv")(x)
+    h = layers.BatchNormalization(axis=3, name="expand_bn")(h)
+    h = layers.Activation("swish", name="expand_activation")(h)
+    h = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dwconv")(h)
+    h = layers.BatchNormalization(axis=3, name="dw_bn")(h)
+    h = layers.Activation("swish", name="dw_activation")(h)
+    se = layers.GlobalAveragePooling2D(keepdims=True, name="se_squeeze")(h)
+    se = layers.Conv2D(4, 1, activation="swish", name="se_reduce")(se)
+    se = layers.Conv2D(16, 1, activation="sigmoid", name="se_expand")(se)
+    h = layers.Multiply(name="se_excite")([h, se])
+    h = layers.Conv2D(8, 1, use_bias=False, name="project_conv")(h)
+    h = layers.BatchNormalization(axis=3, name="project_bn")(h)
+    x = layers.Add(name="residual")([h, x])
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    out = layers.Dense(5, activation="softmax", name="classes")(x)
+    return calibrate(keras.Model(image, out, name="efficientnet_like"), (16, 32, 32, 3))
+
+
 def grouped_conv() -> keras.Model:
     """Conv2D(groups=channels), as in ConvNeXt: Keras runs it as an XLA-compiled call."""
     _seed()

@@ -109,8 +109,10 @@ def converted(cm, work):
     return get
 
 
-def check_parity(out: Path, browser, **options) -> dict:
-    """verify_converted in the shared Chromium; assert every output agrees on both backends."""
+def check_parity(out: Path, browser, cannot: dict[str, str] | None = None,
+                 **options) -> dict:
+    """verify_converted in the shared Chromium: every runtime passes, except WebGPU (no GPU
+    here: unavailable, never failed) and those in `cannot`, {runtime: its own error}."""
     from mlbridge.convert import verify_converted
 
     if browser is not None:
@@ -118,14 +120,24 @@ def check_parity(out: Path, browser, **options) -> dict:
     else:  # the public route starts its own Playwright, which the shared one's thread refuses
         with ThreadPoolExecutor(1) as pool:
             parity = pool.submit(verify_converted, out, **options).result()
-    for backend in ("webgl", "cpu"):
-        run = parity["backends"][backend]
-        assert run.get("error") is None, f"{backend}: {run.get('error')}"
-        assert run["ran_on"] == backend
-        assert run["ok"], run
-    assert parity["ok"]
+    cannot = cannot or {}
+    for check in parity["checks"]:
+        name = check["runtime"]
+        if check.get("absent"):  # no file for this runtime (no model.tflite), said why
+            assert check["status"] == "unsupported" and any(
+                reason in check["error"] for reason in cannot.values()), check
+        elif name.endswith("webgpu"):
+            assert check["status"] == "unavailable" and "WebGPU" in check["error"], check
+        elif name in cannot:
+            assert check["status"] == "unsupported" and cannot[name] in check["error"], check
+        else:
+            assert check["status"] == "passed", check
+            assert check["backend"] == name.split("-")[1] and check["ms_per_prediction"] > 0
+    assert parity["passed"]
+    assert parity["ranking"] and not set(parity["ranking"]) & set(cannot)
     for path in (out / "metadata.json", out / "web" / "metadata.json"):
-        assert json.loads(path.read_text())["parity"] == parity
+        saved = json.loads(path.read_text())
+        assert saved["parity"] == parity and saved["runtimes"]["ranking"] == parity["ranking"]
     return parity
 
 
@@ -203,8 +215,8 @@ def test_text_transformer_needs_erfc_rewrite_and_matches(converted, browser, tmp
     graph = json.loads((out / "web" / "model.json").read_text())["modelTopology"]
     assert {"Erf", "Sub"} <= {node["op"] for node in graph["node"]}
     assert "Erfc" not in {node["op"] for node in graph["node"]}
-    parity = check_parity(out, browser)
-    assert parity["inputs"]["shapes"] == {"tokens": [4, 8]}
+    parity = check_parity(out, browser, {"tfjs-wasm": "Kernel 'Einsum' not registered"})
+    assert parity["shapes"] == {"tokens": [4, 8]}
 
 
 def test_metadata_is_complete_in_both_copies(converted) -> None:
@@ -221,24 +233,58 @@ def test_metadata_is_complete_in_both_copies(converted) -> None:
     assert "web/model.json" in on_disk
     web = json.loads((out / "web" / "metadata.json").read_text())
     assert web["source"]["path"] == "transformer.keras"
-    assert {k: v for k, v in web.items() if k not in ("source", "parity")} == \
+    assert {k: v for k, v in web.items() if k not in ("source", "parity", "runtimes")} == \
         {k: v for k, v in meta.items() if k != "source"}
+    litert = meta["litert"]
+    assert litert["file"] == "web/model.tflite" and litert["batch"] == 1
+    assert litert["inputs"] == [{"name": "tokens", "dtype": "int32", "shape": [1, 8]}]
+    assert litert["outputs"] == [{"name": "output_0", "dtype": "float32", "shape": [1, 3]}]
+    assert on_disk["web/model.tflite"] == litert["bytes"]
     assert not list(out.parent.glob(".*partial"))
 
 
 def test_recurrent_model_runs_after_loop_rewrite(converted, browser, tmp_path) -> None:
-    from mlbridge.convert.parity import run_in_browser
+    from mlbridge.runtimes import TfjsRuntime, page_server
+
     out, meta = converted("recurrent")
     # The stock graph converts but TF.js cannot run its while loops.
     stock_convert(out / "saved_model", tmp_path / "stock")
-    x = {"name": "sequence", "shape": [1, 6, 4], "dtype": "float32", "values": [0.5] * 24}
-    stock = run_in_browser(tmp_path / "stock", [x], ["output_0"], ("cpu",), browser)
-    assert "Cannot compute the outputs" in stock["cpu"]["error"]
-    [rewrite] = meta["rewrites"]
-    assert rewrite["name"] == "loop-switch-control-edges"
-    assert rewrite["where"] == ["gru", "lstm"]
+    (tmp_path / "stock" / "metadata.json").write_text((out / "web" / "metadata.json").read_text())
+    x = {"sequence": {"shape": [1, 6, 4], "dtype": "float32", "values": [0.5] * 24}}
+    with page_server(tmp_path / "stock") as server:
+        stock = TfjsRuntime("cpu").run(browser, server, "/model/", x, x, table=False)
+    assert "Cannot compute the outputs" in stock["error"]
+    loop, bias = meta["rewrites"]
+    assert loop["name"] == "loop-switch-control-edges"
+    assert loop["where"] == ["gru", "lstm"]
     assert "rewrite loop-switch-control-edges: 11 node(s) in gru, lstm" in \
         converted.logs["recurrent"]
+    # The LSTM cell's x·W + h·U is fused as a matmul whose "bias" is a tensor: TF.js wasm
+    # takes a [units] bias only, so that add is taken out of the fused node.
+    assert (bias["name"], bias["where"]) == ("rank-one-bias", ["lstm"])
+    # TFLite's built-in ops have no TensorList for Keras 3's loops: no model.tflite, and
+    # the reason recorded; LiteRT is never offered for this model.
+    assert meta["litert"] == {"skipped": "TFLite's built-in ops cannot express: "
+                                         "TensorListReserve"}
+    check_parity(out, browser, {"litert-wasm": "TensorListReserve"})
+
+
+def test_efficientnet_like_batch_norm_bias_is_made_rank_one_for_wasm(converted, browser,
+                                                                       tmp_path) -> None:
+    from mlbridge.runtimes import TfjsRuntime, page_server
+
+    out, meta = converted("efficientnet_like")
+    # Without the rewrite, wasm stops: the converter folds BatchNormalization(axis=3) into
+    # fused convs whose bias is [1, 1, 1, C].
+    stock_convert(out / "saved_model", tmp_path / "stock")
+    (tmp_path / "stock" / "metadata.json").write_text((out / "web" / "metadata.json").read_text())
+    x = {"image": {"shape": [1, 32, 32, 3], "dtype": "float32", "values": [0.5] * 3072}}
+    with page_server(tmp_path / "stock") as server:
+        stock = TfjsRuntime("wasm").run(browser, server, "/model/", x, x, table=False)
+    assert "FusedConv2D only supports rank-1 bias but got rank 4" in stock["error"]
+    [rewrite] = meta["rewrites"]
+    assert rewrite["name"] == "rank-one-bias" and rewrite["nodes"] == 3
+    assert rewrite["where"] == ["expand_bn", "project_bn", "stem_bn"]
     check_parity(out, browser)
 
 
@@ -263,9 +309,10 @@ def test_multi_input_output_names_and_user_sample(converted, browser, work) -> N
     rng = np.random.default_rng(7)
     sample = work / "sample.npz"
     np.savez(sample, a_values=rng.normal(size=(3, 3)) * 100, b_values=rng.normal(size=(3, 3)))
-    parity = check_parity(out, browser, sample=sample, backends=("cpu", "webgl"))
-    assert parity["inputs"] == {"from": str(sample),
-                                "shapes": {"a_values": [3, 3], "b_values": [3, 3]}}
+    parity = check_parity(out, browser, sample=sample, runtimes=("tfjs-cpu", "litert-wasm"))
+    assert [c["runtime"] for c in parity["checks"]] == ["tfjs-cpu", "litert-wasm"]
+    assert parity["from"] == str(sample) and parity["inputs"] == 3
+    assert parity["shapes"] == {"a_values": [3, 3], "b_values": [3, 3]}
     np.savez(sample, a_values=np.zeros((2, 3)))
     with pytest.raises(UsageError, match="lacks input"):
         check_parity(out, browser, sample=sample)
@@ -296,7 +343,7 @@ def test_legacy_h5_file_verified_in_its_own_chromium(converted) -> None:
     out, meta = converted("legacy_h5")
     assert meta["source"]["format"] == "h5"
     assert meta["signature"]["inputs"][0]["name"] == "features"
-    check_parity(out, None, backends=("cpu", "webgl"))
+    check_parity(out, None, runtimes=("tfjs-cpu", "tfjs-wasm"))
 
 
 def test_recipe_saved_model(converted, browser, work) -> None:
@@ -318,8 +365,10 @@ def test_unsupported_op_names_ops_and_layers_and_writes_nothing(cm, converted, w
     assert not fresh.exists()
     existing, _ = converted("legacy_h5")
     before = tree_digest(existing)
+    with pytest.raises(UsageError, match=r"holds another model \(converted from legacy.h5\)"):
+        convert(source, existing)  # made from another model: kept unless asked
     with pytest.raises(UnsupportedModel, match="MatrixDeterminant"):
-        convert(source, existing)
+        convert(source, existing, replace=True)
     assert tree_digest(existing) == before
     assert not list(work.glob(".*partial"))
 
@@ -337,15 +386,16 @@ def test_float16_weights_use_looser_tolerance(cm, browser, work) -> None:
         {"float16-quantized TF.js weights"}
 
 
-def test_mobilenet_v3_converted_with_onednn_runs_on_both_backends(onednn, cm, browser) -> None:
+def test_mobilenet_v3_converted_with_onednn_runs_on_every_runtime(onednn, cm, browser) -> None:
     from mlbridge.convert.parity import python_outputs
     from mlbridge.convert.signature import random_inputs
 
     root = onednn()
     v3 = json.loads((root / "mobilenet_v3" / "metadata.json").read_text())
-    [rewrite] = v3["rewrites"]
+    rewrite, bias = v3["rewrites"]
     assert rewrite["name"] == "unfuse-activation" and rewrite["nodes"] >= 5
     assert all(w.startswith("activation") for w in rewrite["where"])
+    assert bias["name"] == "rank-one-bias"  # hard-sigmoid's +3: a scalar bias
     assert "_FusedHardSwish" not in (root / "mobilenet_v3" / "web" / "model.json").read_text()
     for name in ONEDNN_MODELS:
         check_parity(root / name, browser)

@@ -20,10 +20,15 @@ def test_cli_converts_and_verifies_the_recipes_own_saved_model(tmp_path):
     assert converted.code == 0, converted.stderr
     assert "output_0" in converted.stdout and f"mlbridge verify {out}" in converted.stdout
     assert (out / "web" / "model.json").is_file() and (out / "metadata.json").is_file()
-    checked = run_cli("verify", str(out), "--backend", "cpu")
+    assert (out / "web" / "model.tflite").is_file()  # beside it, for LiteRT.js
+    checked = run_cli("verify", str(out))
     assert checked.code == 0, checked.stdout + checked.stderr
-    assert "cpu" in checked.stdout and "pass" in checked.stdout
-    quiet = run_cli("verify", str(out), "--backend", "cpu", "--quiet")
+    rows = {line.split("│")[1].strip(): line for line in checked.stdout.splitlines()
+            if line.startswith("│")}
+    for name in ("tfjs-cpu", "tfjs-wasm", "tfjs-webgl", "litert-wasm"):
+        assert "pass" in rows[name], rows[name]
+    assert "unavailable" in rows["tfjs-webgpu"] and "auto picks" in checked.stdout
+    quiet = run_cli("verify", str(out), "--runtime", "tfjs-cpu", "--quiet")
     assert quiet.code == 0 and quiet.stdout.strip() == "pass" and quiet.stderr == ""
 
 

@@ -9,14 +9,8 @@ from conftest import CARS, PENGUINS, WEATHER, write_csv
 
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import DataError
-from mlbridge.features import (
-    MIN_COUNT,
-    CategoricalColumn,
-    NumericColumn,
-    choose_columns,
-    encode,
-    graph_name,
-)
+from mlbridge.features import choose_columns, encode, graph_name
+from mlbridge.kinds import MIN_COUNT, CategoricalColumn, NumericColumn
 
 
 def test_real_tables_get_the_kinds_and_left_outs_a_person_expects():

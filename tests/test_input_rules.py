@@ -1,8 +1,8 @@
 """One table of input cases (tests/cases/inputs.json), run against all three checkers.
 
-Python (`Bundle.predict`), the browser client (`mlbridge.js`, both runtimes, in
-Chromium) and `predict.mjs` (in Node.js) must give the same message for a bad input,
-and the same prediction for a good one.
+Python (`Bundle.predict`), the browser client (`mlbridge.js` on TF.js, LiteRT.js and
+predict.mjs, in Chromium) and `predict.mjs` (in Node.js) must give the same message for a
+bad input, and the same prediction for a good one.
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ _IN_PAGE = """
 async ({ url, cases }) => {
   const { loadModel } = await import("/static/mlbridge.js");
   const answers = {};
-  for (const runtime of ["tfjs", "standalone"]) {
-    const backend = runtime === "tfjs" ? "cpu" : undefined;
-    const model = await loadModel(url, { runtime, backend });
+  for (const runtime of ["tfjs-cpu", "litert-wasm", "standalone"]) {
+    const model = await loadModel(url, { runtime });
     answers[runtime] = [];
     for (const inputs of cases) {
       try { answers[runtime].push({ values: await model.predict(inputs) }); }
@@ -65,14 +64,15 @@ console.log(JSON.stringify(answers));
 def answers(cars_bundle, cars_server, browser) -> dict[str, list[dict]]:
     inputs = [case_inputs(case) for case in TABLE["cases"]]
     page = browser.new_page()
-    page.goto(f"{cars_server}/healthz")
+    page.goto(f"{cars_server}/static/verify.html")
     in_page = page.evaluate(_IN_PAGE, {"url": "/models/cars/web/", "cases": inputs})
     page.close()
     module = (cars_bundle.path / "web" / "predict.mjs").resolve().as_uri()
     node = subprocess.run(["node", "--input-type=module", "-e", _IN_NODE, module,
                            json.dumps(inputs)], capture_output=True, text=True, check=True)
     return {"python": [python_answer(cars_bundle, i) for i in inputs],
-            "mlbridge.js (tfjs)": in_page["tfjs"],
+            "mlbridge.js (tfjs-cpu)": in_page["tfjs-cpu"],
+            "mlbridge.js (litert-wasm)": in_page["litert-wasm"],
             "mlbridge.js (standalone)": in_page["standalone"],
             "predict.mjs (node)": json.loads(node.stdout)}
 

@@ -148,7 +148,7 @@ def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle,
 def test_unseen_category_answers_as_the_training_average(penguins_bundle):
     """A slot no training row used gets the frequency-weighted mean of the others' weights."""
     assert penguins_bundle.metadata["model"]["unseen_slots"]["island"] == ["other", "missing"]
-    from mlbridge.features import CategoricalColumn, Column
+    from mlbridge.kinds import CategoricalColumn, Column
 
     island = Column.from_json(next(i for i in penguins_bundle.metadata["inputs"]
                                    if i["name"] == "island"))

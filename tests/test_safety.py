@@ -200,53 +200,19 @@ def test_every_command_shares_the_same_options():
         assert ("--out" in text) == (command in WRITES), command
 
 
-def test_the_tfjs_version_is_the_same_everywhere():
-    """The vendored file, the URL the page builds and the npm pin name one version."""
+def test_each_runtime_version_is_the_same_everywhere():
+    """The npm pin, the URL the page builds and the vendored files name one version each."""
     from conftest import ROOT
 
-    from mlbridge.resources import TFJS_VERSION, WEB_DIR, tfjs_dir
+    from mlbridge.resources import LITERT, TFJS, WEB_DIR
 
-    pinned = json.loads((ROOT / "package.json").read_text())["dependencies"]["@tensorflow/tfjs"]
-    assert pinned == TFJS_VERSION
-    assert f'TFJS_VERSION = "{TFJS_VERSION}"' in (WEB_DIR / "mlbridge.js").read_text()
-    assert (tfjs_dir() / "tf.fesm.min.js").read_bytes() == (
+    pinned = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    for vendored, module in ((TFJS, "tfjs.js"), (LITERT, "litert.js")):
+        assert pinned[vendored.package] == vendored.version
+        assert f'VERSION = "{vendored.version}"' in (WEB_DIR / "runtimes" / module).read_text()
+    assert pinned["@tensorflow/tfjs-backend-wasm"] == TFJS.version
+    assert TFJS.file("tf.fesm.min.js").read_bytes() == (
         ROOT / "node_modules" / "@tensorflow" / "tfjs" / "dist" / "tf.fesm.min.js").read_bytes()
-
-
-def test_training_another_table_never_lands_on_the_last_bundle(tmp_path, monkeypatch):
-    """No --out: models/<file name>. An --out holding another table's model is kept."""
-    from conftest import PENGUINS
-
-    monkeypatch.chdir(tmp_path)
-    pd.read_csv(ARTISTS).sample(150, random_state=0).to_csv("artists.csv", index=False)
-    Path("penguins.csv").write_text(pd.read_csv(PENGUINS).to_csv(index=False))
-    artists = mlbridge.train("artists.csv", target="popularity", features=["twitter_followers"],
-                             epochs=3)
-    penguins = mlbridge.train("penguins.csv", target="species", epochs=3)
-    assert (artists.path, penguins.path) == (Path("models/artists"), Path("models/penguins"))
-    kept = tree_digest(artists.path)
-    result = run_cli("train", "penguins.csv", "--target", "species", "--out", "models/artists",
-                     cwd=tmp_path)
-    assert result.code == 2 and "Traceback" not in result.stderr, result
-    assert ("--out models/artists holds another model (popularity from artists.csv); this run "
-            "makes species from penguins.csv") in " ".join(result.stderr.split())
-    assert "--replace" in result.stderr
-    assert tree_digest(artists.path) == kept
-    # Retraining the same table for the same target replaces, as it always did; asked
-    # with replace=True, another table does too.
-    again = mlbridge.train("artists.csv", target="popularity", features=["twitter_followers"],
-                           epochs=3)
-    assert load(again.path).metadata["created"] >= artists.metadata["created"]
-    mlbridge.train("penguins.csv", target="species", out="models/artists", epochs=3,
-                   replace=True)
-    assert load("models/artists").target == "species"
-
-
-def test_default_out_names_the_table():
-    from mlbridge.bundle import default_out
-
-    assert default_out("data/penguins.csv") == Path("models/penguins")
-    assert default_out("https://example.org/x/seattle-weather.csv.gz") == Path(
-        "models/seattle-weather")
-    assert default_out("events/") == Path("models/events")
-    assert default_out("my data (v2).tsv") == Path("models/my_data_v2")
+    assert LITERT.file("wasm/litert_wasm_internal.wasm").read_bytes() == (
+        ROOT / "node_modules" / "@litertjs" / "core" / "wasm" / "litert_wasm_internal.wasm"
+    ).read_bytes()

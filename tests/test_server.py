@@ -29,6 +29,8 @@ def test_health_and_config(live_server):
     assert status == 200 and body == {"status": "ok", "bundle": "artists", "records": 1767}
     status, body, _ = get(f"{live_server}/config.json")
     assert body["model_url"] == "models/artists/web/" and body["key"] == "handle"  # relative
+    assert body["runtimes"] == ["tfjs-cpu", "tfjs-wasm", "tfjs-webgl", "tfjs-webgpu",
+                                "litert-wasm", "litert-webgpu", "standalone"]
     assert body["lookup"] == {"kind": "api", "url": "api/records"}
 
 
@@ -80,8 +82,10 @@ def test_sql_in_a_key_is_just_text(live_server):
     "/static/../server.py", "/static/%2e%2e/server.py", "/static/%2e%2e%2fserver.py",
     "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/models/artists/web/../metadata.json",
     "/models/artists/web/%2e%2e/model.keras", "/models/other/web/model.json",
-    "/vendor/tfjs/4.22.0/../README.md", "/vendor/tfjs/4.22.0/LICENSE",
-    "/vendor/tfjs/tf.fesm.min.js", "/models/artists/web/",
+    "/vendor/tfjs/4.22.0/../README.md", "/vendor/tfjs/4.22.0/%2e%2e/litertjs/README.md",
+    "/vendor/tfjs/tf.fesm.min.js", "/vendor/tfjs/4.21.0/tf.fesm.min.js",
+    "/vendor/litertjs/4.22.0/litert.min.js", "/vendor/other/1/x.js",
+    "/vendor/litertjs/2.5.3/../../../server.py", "/models/artists/web/",
 ])
 def test_no_path_escapes_the_served_folders(live_server, path):
     status, _, _ = get(live_server + path)
@@ -97,6 +101,17 @@ def test_served_files(live_server):
     status, body, headers = get(f"{live_server}/vendor/tfjs/4.22.0/tf.fesm.min.js")
     assert status == 200 and len(body) > 1_000_000  # the vendored runtime, no CDN
     assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    # The other runtimes, vendored likewise; wasm with its own type (streaming compile)
+    # and a page policy that lets it compile.
+    for path in ("tfjs/4.22.0/tfjs-backend-wasm-simd.wasm",
+                 "litertjs/2.5.3/wasm/litert_wasm_internal.wasm"):
+        status, body, headers = get(f"{live_server}/vendor/{path}")
+        assert status == 200 and body[:4] == b"\0asm", path
+        assert headers["content-type"] == "application/wasm"
+    status, body, headers = get(f"{live_server}/vendor/litertjs/2.5.3/LICENSE")
+    assert status == 200 and b"Apache License" in body
+    status, _, headers = get(f"{live_server}/")
+    assert "script-src 'self' 'wasm-unsafe-eval'" in headers["content-security-policy"]
 
 
 FOLLOWERS = [{"name": "twitter_followers", "input": "twitter_followers", "kind": "numeric"}]

@@ -63,6 +63,14 @@ def test_site_answers_a_handle_as_predict_does(site_page, artists_bundle):
     assert 1 < len(lookups) <= 4, lookups  # a walk down the prefix tree, not the whole table
 
 
+def test_a_table_site_carries_only_the_runtimes_it_offers(site):
+    config = json.loads((site / "config.json").read_text())
+    assert config["runtimes"] == ["tfjs-cpu", "standalone"]  # auto's pick, and TF.js cpu
+    assert (site / "vendor" / "tfjs" / "4.22.0" / "tf.fesm.min.js").is_file()
+    assert not (site / "vendor" / "litertjs").exists()  # no 9 MB of wasm it never loads
+    assert not list(site.rglob("*.wasm")) and not list(site.rglob("model.tflite"))
+
+
 def test_site_autocompletes_and_runs_without_tfjs(site_page, static_host):
     site_page.type("#key-input", "taylor")
     site_page.wait_for_function("() => document.querySelectorAll('#key-options option').length")

@@ -11,7 +11,8 @@ from conftest import run_cli
 
 from mlbridge.bundle import check_inputs
 from mlbridge.export.standalone import read_steps, run_steps, write_standalone
-from mlbridge.verify import node_predictions, parity_inputs, python_predictions
+from mlbridge.runtimes import NodeRuntime
+from mlbridge.verify import parity_inputs, python_predictions
 
 
 @pytest.fixture(params=["artists_bundle", "dnn_bundle", "cars_bundle"])
@@ -34,7 +35,8 @@ def test_steps_run_with_numpy_equal_keras(bundle):
 def test_module_in_node_equals_python_on_test_rows_and_edges(bundle):
     inputs = parity_inputs(bundle)
     expected = python_predictions(bundle, inputs)
-    np.testing.assert_allclose(node_predictions(bundle, inputs), expected, rtol=1e-4, atol=1e-3)
+    got = NodeRuntime().run_module(bundle.path / "web" / "predict.mjs", inputs)["outputs"]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
 
 
 def test_module_sizes_and_readability(artists_bundle, dnn_bundle):
@@ -91,16 +93,19 @@ def test_quantized_dnn_is_smaller_and_verifies_with_its_tolerance(dnn_bundle):
     graph = dnn_bundle.metadata["graph"]
     assert graph["quantization"] == "float16"
     assert graph["bytes"]["float16"] < 0.8 * graph["bytes"]["float32"]  # model.json stays
-    result = run_cli("verify", str(dnn_bundle.path), "--backend", "cpu")
+    result = run_cli("verify", str(dnn_bundle.path), "--runtime", "tfjs-cpu", "--runtime",
+                     "litert-wasm", "--runtime", "standalone", "--runtime", "standalone-node")
     assert result.code == 0, result.stdout + result.stderr
     assert "float16-quantized" in " ".join(result.stdout.split())
     parity = json.loads((dnn_bundle.path / "metadata.json").read_text())["parity"]
     by_run = {c["runtime"]: c for c in parity["checks"]}
-    assert set(by_run) == {"tfjs-cpu", "standalone-chromium", "standalone-node"}
+    assert set(by_run) == {"tfjs-cpu", "litert-wasm", "standalone", "standalone-node"}
     quantized = by_run["tfjs-cpu"]
     assert quantized["tolerance"]["why"] == "float16-quantized TF.js weights"
     assert quantized["max_abs_diff"] > by_run["standalone-node"]["max_abs_diff"]
-    assert by_run["standalone-chromium"]["tolerance"]["rtol"] == 1e-4
+    # The .tflite and predict.mjs are never quantized: the plain tolerance holds them.
+    for name in ("standalone", "litert-wasm"):
+        assert by_run[name]["tolerance"]["rtol"] == 1e-4 and by_run[name]["status"] == "passed"
 
 
 _ANSWERS_IN_NODE = """
@@ -153,6 +158,6 @@ def test_uint8_quantized_bundle_trains_exports_and_verifies(small_artists, tmp_p
     graph = json.loads((out / "metadata.json").read_text())["graph"]
     assert graph["quantization"] == "uint8"
     assert graph["bytes"]["uint8"] < 0.7 * graph["bytes"]["float32"]  # model.json stays
-    result = run_cli("verify", str(out), "--backend", "cpu")
+    result = run_cli("verify", str(out), "--runtime", "tfjs-cpu", "--runtime", "tfjs-wasm")
     assert result.code == 0, result.stdout + result.stderr
     assert "uint8-quantized" in " ".join(result.stdout.split())

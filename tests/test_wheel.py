@@ -3,7 +3,7 @@
 `uv build` makes the wheel; a new venv in a temporary directory gets that wheel alone
 (`uv pip install`, which resolves the converter's full dependency set, as pip would:
 none of this project's lock or overrides apply), and the `mlbridge` it installs trains,
-serves the page with TF.js, and writes a static site, from a directory that is not the
+serves the page with TF.js and LiteRT.js, and writes a static site, from a directory that is not the
 checkout. Anything still read from the checkout would fail here.
 """
 
@@ -68,15 +68,16 @@ def test_the_wheel_trains_serves_and_builds_a_site_outside_the_checkout(tmp_path
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None, "serve failed"
                 time.sleep(0.3)
-        page = browser.new_page()
-        page.goto(url)
-        page.wait_for_selector("body[data-ready=true]", timeout=60_000)
-        assert "TF.js" in page.text_content("#runtime-info")  # the runtime came from the wheel
-        page.fill("#key-input", "taylorswift13")
-        page.click("#lookup-form button")
-        page.wait_for_selector("#result:not([hidden])")
-        assert page.text_content("#prediction-value").isdigit()
-        page.close()
+        for runtime in ("tfjs-wasm", "litert-wasm"):  # each runtime came from the wheel
+            page = browser.new_page()
+            page.goto(f"{url}?runtime={runtime}")
+            page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+            assert page.get_attribute("#runtime-info", "data-runtime") == runtime
+            page.fill("#key-input", "taylorswift13")
+            page.click("#lookup-form button")
+            page.wait_for_selector("#result:not([hidden])")
+            assert page.text_content("#prediction-value").isdigit()
+            page.close()
     finally:
         server.terminate()
         server.wait(timeout=30)

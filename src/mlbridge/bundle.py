@@ -21,8 +21,9 @@ import pandas as pd
 
 from mlbridge.atomic import check_out, staging, write_json
 from mlbridge.errors import DataError, UsageError
-from mlbridge.features import Column, graph_inputs, notes
+from mlbridge.features import graph_inputs
 from mlbridge.heads import ClassificationHead, Head
+from mlbridge.kinds import Column, notes
 
 if TYPE_CHECKING:
     import keras
@@ -32,7 +33,7 @@ SCHEMA_VERSION = 2
 METADATA = "metadata.json"
 #: What of metadata.json the browser gets in web/metadata.json.
 WEB_KEYS = ("schema_version", "kind", "name", "created", "key", "inputs", "output", "graph",
-            "model", "standalone", "signature")
+            "litert", "model", "standalone", "signature", "runtimes")
 #: Adds files to a bundle's staging directory; returns metadata sections it fills in.
 Writer = Callable[[Path, dict], dict]
 
@@ -301,9 +302,10 @@ def check_replace(out: Path, source: str, what: str, replace: bool) -> None:
         existing = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError):
         return  # a broken bundle: nothing worth keeping, and write_bundle replaces it whole
-    old_source, old_what = _made_from(existing)
-    if (old_source, old_what) == (_file_name(source), what):
-        return
+    made_from = _made_from(existing)
+    if made_from is None or made_from == (_file_name(source), what):
+        return  # not a readable bundle (nothing to keep), or a retrain of the same
+    old_source, old_what = made_from
     made = f"{old_what} from {old_source}" if old_what else f"converted from {old_source}"
     new = f"{what} from {_file_name(source)}" if what else f"converted from {_file_name(source)}"
     raise UsageError(f"--out {out} holds another model ({made}); this run makes {new}",
@@ -315,12 +317,17 @@ def _file_name(location: str | Path) -> str:
     return str(location).rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _made_from(metadata: dict) -> tuple[str, str]:
-    """(source file name, target) of an existing bundle; target "" for converted models."""
+def _made_from(metadata: dict) -> tuple[str, str] | None:
+    """(source file name, target) of an existing bundle, target "" for a converted model;
+    None when the metadata does not say (not a bundle mlbridge can read)."""
+    if not isinstance(metadata, dict):
+        return None
     if metadata.get("kind") == "converted":
-        return _file_name(metadata.get("source", {}).get("path", "?")), ""
-    return (_file_name(metadata.get("data", {}).get("source", "?")),
-            str(metadata.get("output", {}).get("name", "?")))
+        path = (metadata.get("source") or {}).get("path")
+        return (_file_name(path), "") if path else None
+    source = (metadata.get("data") or {}).get("source")
+    target = (metadata.get("output") or {}).get("name")
+    return (_file_name(source), str(target)) if source and target else None
 
 
 def default_out(source: str | Path, parent: str = "models") -> Path:

@@ -95,3 +95,27 @@ class TwoClass(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2)
+
+
+@keras.saving.register_keras_serializable(package="mlbridge")
+class SlotOneHot(keras.layers.Layer):
+    """A category's slot `[batch, 1]` (int32) → its one-hot `[batch, width]`.
+
+    The same numbers as `StringLookup(..., output_mode="one_hot")` gives for the value
+    the slot stands for: the LiteRT model (export/litert.py) starts here, after the
+    lookup, because LiteRT.js has no string tensors; the page looks the slot up itself
+    (web/lookups.js).
+    """
+
+    def __init__(self, width: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.width = int(width)
+
+    def call(self, slot):
+        return ops.one_hot(ops.squeeze(slot, axis=-1), self.width, dtype="float32")
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.width)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "width": self.width}

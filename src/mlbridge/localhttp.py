@@ -25,6 +25,17 @@ MIME_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "app
               ".map": "application/json", ".ts": "text/plain"}
 
 
+#: The security headers of every page mlbridge serves (server.py) and of verify's page:
+#: scripts from the page's origin only, plus 'wasm-unsafe-eval', without which Chromium
+#: refuses to compile WebAssembly (TF.js's wasm backend, LiteRT.js).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+    "img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'",
+}
+
+
 def _normalize_mounts(mounts: Mapping[str, str | Path]) -> list[tuple[str, Path]]:
     """`{"/vendor/tfjs": dir}` → `[("/vendor/tfjs/", resolved dir)]`, longest prefix first."""
     normalized = []
@@ -60,8 +71,10 @@ class _Handler(SimpleHTTPRequestHandler):
     extensions_map: ClassVar[dict[str, str]] = {**SimpleHTTPRequestHandler.extensions_map,
                                                 **MIME_TYPES}
 
-    def __init__(self, *args, mounts: list[tuple[str, Path]], **kwargs) -> None:
+    def __init__(self, *args, mounts: list[tuple[str, Path]], headers: Mapping[str, str],
+                 **kwargs) -> None:
         self.mounts = mounts
+        self.headers_to_send = headers
         super().__init__(*args, **kwargs)
 
     def send_head(self):
@@ -79,7 +92,9 @@ class _Handler(SimpleHTTPRequestHandler):
         return None
 
     def end_headers(self) -> None:
-        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in {"X-Content-Type-Options": "nosniff",
+                            **self.headers_to_send}.items():
+            self.send_header(name, value)
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
@@ -98,17 +113,19 @@ class LocalServer:
 
 
 @contextmanager
-def serve(mounts: Mapping[str, str | Path], port: int = 0) -> Iterator[LocalServer]:
+def serve(mounts: Mapping[str, str | Path], port: int = 0,
+          headers: Mapping[str, str] | None = None) -> Iterator[LocalServer]:
     """Serve `{url prefix: directory}` on 127.0.0.1 for the duration of the block.
 
     `port=0` lets the system pick a free port (read it from `.url`), so parallel runs
-    and tests never collide.
+    and tests never collide. `headers` are added to every response.
     """
     normalized = _normalize_mounts(mounts)
     for _, directory in normalized:
         if not directory.is_dir():
             raise FileNotFoundError(f"not a directory: {directory}")
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler, mounts=normalized))
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler, mounts=normalized,
+                                                             headers=dict(headers or {})))
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, name="mlbridge-localhttp",
                               daemon=True)

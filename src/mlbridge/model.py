@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlbridge.errors import TrainError, UsageError
-from mlbridge.features import CategoricalColumn, Column
+from mlbridge.kinds import CategoricalColumn, Column
 
 if TYPE_CHECKING:
     import keras

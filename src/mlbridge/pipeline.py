@@ -25,14 +25,7 @@ from mlbridge.bundle import (
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import UsageError
 from mlbridge.evaluate import confusion, errors_by_value, reliability
-from mlbridge.features import (
-    TRANSFORMS,
-    CategoricalColumn,
-    Column,
-    EncodedSplits,
-    choose_columns,
-    graph_inputs,
-)
+from mlbridge.features import EncodedSplits, choose_columns, graph_inputs
 from mlbridge.heads import (
     DEFAULT_INTERVAL,
     ClassificationHead,
@@ -40,6 +33,7 @@ from mlbridge.heads import (
     RegressionHead,
     choose_head,
 )
+from mlbridge.kinds import TRANSFORMS, CategoricalColumn, Column
 from mlbridge.model import DEFAULT_EPOCHS, TrainingConfig
 from mlbridge.resources import DEFAULT_DATA
 
@@ -154,6 +148,7 @@ def train(data: str | Path | None = None, target: str | None = None,
     quiet_tensorflow()  # ~10 s on a small machine: its own stage, so the wait is explained
     from mlbridge import model as model_stage
     from mlbridge import report as report_stage
+    from mlbridge.export.litert import write_litert
     from mlbridge.export.standalone import write_standalone
     from mlbridge.export.tfjs import write_tfjs
     from mlbridge.heads import serving_values
@@ -200,7 +195,8 @@ def train(data: str | Path | None = None, target: str | None = None,
         "parity": {},
         "versions": versions(),
     }
-    progress.stage("Exporting SavedModel, TF.js graph model, predict.mjs and the report")
+    progress.stage("Exporting SavedModel, TF.js graph model, LiteRT model, predict.mjs and "
+                   "the report")
 
     def write_test_rows(directory: Path, _metadata: dict) -> dict:
         sample.to_csv(directory / "test.csv", index=False)
@@ -215,6 +211,7 @@ def train(data: str | Path | None = None, target: str | None = None,
 
     return write_bundle(out, metadata, serving, writers=[
         lambda directory, _: write_tfjs(serving, directory, quantize),
+        lambda directory, _: write_litert(serving, columns, directory),
         lambda directory, meta: write_standalone(serving, directory, meta),
         write_test_rows,
         write_report,

@@ -85,7 +85,7 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
     large unchanged file costs a hash, not a parse. The file is written beside its final
     name and renamed into place, so a server stopped halfway leaves no half-built file.
     """
-    from mlbridge.features import Column
+    from mlbridge.kinds import Column
 
     features = [spec["name"] for spec in inputs]
     raw, where = read_source(data)

@@ -186,15 +186,22 @@ def _interval_text(metadata: dict) -> str:
 def _parity_section(parity: dict) -> str:
     if not parity:
         return "<p>Not checked yet: run <code>mlbridge verify</code>.</p>"
-    rows = [[c["runtime"], c.get("backend", ""),
-             "—" if c["max_abs_diff"] is None else f"{c['max_abs_diff']:.2e}",
-             "—" if c["max_rel_diff"] is None else f"{c['max_rel_diff']:.2e}",
-             f"{c['tolerance']['atol']:g} + {c['tolerance']['rtol']:g}·|y|",
-             "pass" if c["passed"] else "FAIL"] for c in parity["checks"]]
+
+    def diff(value: float | None) -> str:
+        return "—" if value is None else f"{value:.2e}"
+
+    rows = [[c["runtime"], diff(c.get("max_abs_diff")), diff(c.get("max_rel_diff")),
+             f"{c['first_ms']:,.0f} ms" if "first_ms" in c else "—",
+             f"{c['ms_per_prediction']:.3g} ms" if "ms_per_prediction" in c else "—",
+             c["status"] + (f": {c['error']}" if c.get("error") else "")]
+            for c in parity["checks"]]
+    ranking = parity.get("ranking") or []
+    chosen = (f"<p>The page's <code>auto</code> runtime picks, in this kind of browser: "
+              f"{html.escape(', '.join(ranking))}.</p>" if ranking else "")
     return (f"<p>Checked {html.escape(parity['checked'])} on {parity['inputs']} inputs "
             f"against {html.escape(parity['reference'])}.</p>"
-            + _table(["runtime", "backend", "max abs diff", "max rel diff", "tolerance",
-                      "result"], rows))
+            + _table(["runtime", "max abs diff", "max rel diff", "first prediction",
+                      "per prediction", "result"], rows) + chosen)
 
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
@@ -205,7 +212,7 @@ img{max-width:100%;border:1px solid #eee}code{background:#f2f2f2;padding:0 0.2re
 
 def _inputs_section(metadata: dict) -> str:
     """One row per input (what it is, what training saw), then each category's errors."""
-    from mlbridge.features import Column
+    from mlbridge.kinds import Column
 
     rows = [[spec["name"], Column.from_json(spec).describe()] for spec in metadata["inputs"]]
     rows += [[name, f"left out: {reason}"]

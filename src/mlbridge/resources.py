@@ -1,4 +1,4 @@
-"""Where mlbridge's own files are: the page, the bundled data and the TF.js runtime.
+"""Where mlbridge's own files are: the page, the bundled data and the browser runtimes.
 
 All of them are package data, read through `importlib.resources`, so an installed wheel
 finds them as a source checkout does; nothing here looks for the checkout.
@@ -6,6 +6,7 @@ finds them as a source checkout does; nothing here looks for the checkout.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -16,19 +17,39 @@ _PACKAGE = Path(str(resources.files("mlbridge")))
 WEB_DIR = _PACKAGE / "web"
 #: The reference data `mlbridge train` uses with no arguments (see data/README.md there).
 DEFAULT_DATA = _PACKAGE / "data" / "artists.csv"
-#: The pinned @tensorflow/tfjs version; its ES-module build is vendored (see vendor/tfjs).
-TFJS_VERSION = "4.22.0"
-TFJS_FILE = "tf.fesm.min.js"
-#: The URL path, under a page's root, that serves the TF.js runtime; versioned, so a
-#: browser may cache it for good (web/mlbridge.js builds the same path).
-TFJS_PATH = f"vendor/tfjs/{TFJS_VERSION}/{TFJS_FILE}"
 
 
-def tfjs_dir() -> Path:
-    """The folder holding the TF.js runtime file, its licence and its README."""
-    folder = _PACKAGE / "vendor" / "tfjs"
-    if not (folder / TFJS_FILE).is_file():
-        raise VerifyError(f"the TF.js runtime is missing from the package ({folder / TFJS_FILE})",
-                          hint="in a source checkout run `make setup`; otherwise reinstall "
-                               "mlbridge")
-    return folder
+@dataclass(frozen=True)
+class Vendored:
+    """A browser runtime vendored from a pinned npm package by `make setup`
+    (scripts/vendor.mjs), served and copied at `vendor/<name>/<version>/`: a URL that
+    names its version, so a browser may cache it for good."""
+
+    name: str
+    package: str
+    version: str
+
+    @property
+    def folder(self) -> Path:
+        return _PACKAGE / "vendor" / self.name
+
+    @property
+    def url(self) -> str:
+        """The URL path under a page's root (web/runtimes/*.js build the same one)."""
+        return f"vendor/{self.name}/{self.version}/"
+
+    def file(self, relative: str) -> Path:
+        """A vendored file, or an error saying how to get it."""
+        path = self.folder / relative
+        if not path.is_file():
+            raise VerifyError(f"{self.package} is missing from the package ({path})",
+                              hint="in a source checkout run `make setup`; otherwise "
+                                   "reinstall mlbridge")
+        return path
+
+
+TFJS = Vendored("tfjs", "@tensorflow/tfjs", "4.22.0")
+LITERT = Vendored("litertjs", "@litertjs/core", "2.5.3")
+VENDORED = {vendored.name: vendored for vendored in (TFJS, LITERT)}
+#: What every vendored folder holds beside the runtime files.
+NOTICES = ("LICENSE", "README.md")

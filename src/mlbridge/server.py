@@ -24,15 +24,11 @@ from starlette.exceptions import HTTPException
 
 from mlbridge.bundle import Bundle
 from mlbridge.errors import VerifyError
-from mlbridge.localhttp import MIME_TYPES
+from mlbridge.localhttp import MIME_TYPES, SECURITY_HEADERS
 from mlbridge.records import MAX_KEY_LENGTH, MAX_LIMIT, RecordStore
-from mlbridge.resources import TFJS_FILE, TFJS_VERSION, WEB_DIR, tfjs_dir
+from mlbridge.resources import NOTICES, VENDORED, WEB_DIR
 
-_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-}
+_HEADERS = SECURITY_HEADERS
 #: The report is one self-contained page with an inline stylesheet and local images.
 _REPORT_HEADERS = {**_HEADERS, "Content-Security-Policy": "default-src 'none'; "
                    "img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
@@ -112,12 +108,21 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def page_config(name: str, key: str | None, lookup: dict | None, has_report: bool) -> dict:
-    """What the page reads first (`config.json`): the model, the report and the lookup,
-    each as a URL relative to the page, so the same page works at any path."""
+def page_config(name: str, key: str | None, lookup: dict | None, has_report: bool,
+                runtimes: list[str]) -> dict:
+    """What the page reads first (`config.json`): the model, the report, the lookup (each
+    a URL relative to the page, so the same page works at any path), and the runtimes
+    served with it (the page's switch offers those, and "auto" chooses among them)."""
     return {"model_url": f"models/{name}/web/", "key": key if lookup else None,
             "report_url": f"models/{name}/report.html" if has_report else None,
-            "lookup": lookup}
+            "lookup": lookup, "runtimes": runtimes}
+
+
+def page_runtimes(metadata: dict) -> list[str]:
+    """The in-browser runtimes a bundle has files for (runtimes.py)."""
+    from mlbridge.runtimes import RUNTIMES, NodeRuntime
+
+    return [r.name for r in RUNTIMES if not isinstance(r, NodeRuntime) and not r.missing(metadata)]
 
 
 def create_app(bundle: Bundle, records: RecordStore | None = None) -> FastAPI:
@@ -127,7 +132,8 @@ def create_app(bundle: Bundle, records: RecordStore | None = None) -> FastAPI:
     files = FileCache()
     lookup = {"kind": "api", "url": "api/records"} if records is not None else None
     settings = page_config(name, bundle.metadata.get("key"), lookup,
-                           (bundle.path / "report.html").is_file())
+                           (bundle.path / "report.html").is_file(),
+                           page_runtimes(bundle.metadata))
 
     def serve(request: Request, root: Path, path: str, cache_control: str = REVALIDATE,
               headers: dict[str, str] = _HEADERS) -> Response:
@@ -159,11 +165,13 @@ def create_app(bundle: Bundle, records: RecordStore | None = None) -> FastAPI:
     async def static(request: Request, path: str) -> Response:
         return serve(request, WEB_DIR, path)
 
-    @app.get(f"/vendor/tfjs/{TFJS_VERSION}/{{path:path}}", include_in_schema=False)
-    async def tfjs(request: Request, path: str) -> Response:
-        if path != TFJS_FILE:
+    @app.get("/vendor/{package}/{version}/{path:path}", include_in_schema=False)
+    async def vendored(request: Request, package: str, version: str, path: str) -> Response:
+        runtime = VENDORED.get(package)
+        if runtime is None or version != runtime.version:
             raise HTTPException(404, "not found")
-        return serve(request, tfjs_dir(), path, FOREVER)
+        cache = REVALIDATE if path in NOTICES else FOREVER
+        return serve(request, runtime.folder, path, cache)
 
     @app.get("/models/{bundle_name}/web/{path:path}", include_in_schema=False)
     async def model_file(request: Request, bundle_name: str, path: str) -> Response:

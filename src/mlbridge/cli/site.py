@@ -23,6 +23,9 @@ def site(
         help="Key column the page looks up. Default: the bundle's key.")] = None,
     data: Annotated[str | None, typer.Option(
         help="Table for key lookups. Default: the data the bundle was trained on.")] = None,
+    runtimes: Annotated[str, typer.Option(
+        help="Runtimes the site carries: auto (the one the page's auto picks, plus TF.js "
+        "cpu), all, or names such as standalone,tfjs-wasm,litert-wasm.")] = "auto",
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -32,7 +35,9 @@ def site(
     def action() -> dict:
         from mlbridge.site import build_site
 
-        return build_site(bundle_path, out_dir, key, data, reporter)
+        asked = runtimes if runtimes in ("auto", "all") else [
+            name.strip() for name in runtimes.split(",") if name.strip()]
+        return build_site(bundle_path, out_dir, key, data, reporter, asked)
 
     summary = run(action, debug)
     if quiet:
@@ -42,6 +47,6 @@ def site(
     found = (f"{lookup['records']:,} keys in {lookup['files']:,} lookup files (largest "
              f"{lookup['largest_bytes']:,} bytes)" if lookup else "no key lookup")
     out.print(f"[bold]Site[/] {out_dir}: {summary['files']:,} files, {summary['bytes']:,} bytes; "
-              f"{found}")
+              f"{found}; runtimes: {', '.join(summary['runtimes'])}")
     out.print(f"[bold]Next[/]  python3 -m http.server -d {out_dir}   (or copy it to any "
               "static host)")

@@ -141,7 +141,7 @@ def train(
 
 
 def print_summary(bundle: Any, quiet: bool) -> None:
-    from mlbridge.features import Column
+    from mlbridge.kinds import Column
 
     meta = bundle.metadata
     data, model, metrics = meta["data"], meta["model"], meta["metrics"]

@@ -1,13 +1,16 @@
-"""Models you bring: convert your own Keras model or SavedModel to a TF.js graph model.
+"""Models you bring: convert your own Keras model or SavedModel for the browser.
 
-    load → SavedModel → (rewrites inside the TF.js converter) → web/model.json → metadata
+    load → SavedModel → (rewrites inside the TF.js converter) → web/model.json
+                      → (TensorFlow's TFLite converter, batch 1)  → web/model.tflite
+                      → metadata
 
 `convert` writes `OUT/saved_model/` (the SavedModel that was converted), `OUT/web/`
-(model.json and weight shards) and `metadata.json` in both, into a staging directory
-beside OUT that is renamed into place at the end: a failed conversion leaves OUT as it
-was. `verify_converted` then runs both in Python and in headless Chromium and records
-the differences. Rewrites (rewrites.py) are exact fixes for what TF.js lacks; what
-cannot be rewritten stops the conversion with the ops and the layers they come from.
+(model.json and weight shards, model.tflite for LiteRT.js) and `metadata.json` in both,
+into a staging directory beside OUT that is renamed into place at the end: a failed
+conversion leaves OUT as it was. `verify_converted` then runs the SavedModel in Python
+and every runtime in headless Chromium, and records the differences. Rewrites
+(rewrites/) are exact fixes for what TF.js lacks; what cannot be rewritten stops the
+conversion with the ops and the layers they come from.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from mlbridge.convert.load import (
 from mlbridge.convert.parity import verify_converted
 from mlbridge.convert.signature import describe
 from mlbridge.errors import UsageError
+from mlbridge.export.litert import write_converted
 
 __all__ = ["SCHEMA_VERSION", "convert", "verify_converted"]
 
@@ -94,6 +98,10 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
         for rewrite in conversion.applied:
             say(f"rewrite {rewrite['name']}: {rewrite['nodes']} node(s) in "
                 f"{', '.join(rewrite['where'][:5])}")
+        say("converting to a LiteRT model (model.tflite)")
+        litert = write_converted(saved_model, tmp / "web")
+        if "skipped" in litert:
+            say(f"no model.tflite: {litert['skipped']}")
         metadata = {
             "schema_version": SCHEMA_VERSION,
             "kind": KIND,
@@ -102,6 +110,7 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
             "signature": describe(signature, model_json, conversion.int_ranges),
             "rewrites": conversion.applied,
             "graph": graph_section(tmp / "web", model_json, quantize),
+            "litert": litert,
             "files": file_sizes(tmp),  # before the metadata files are written
             "versions": versions(),
         }

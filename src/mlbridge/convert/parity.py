@@ -1,14 +1,16 @@
-"""Does the converted graph compute what the SavedModel computes? Python vs Chromium.
+"""Does every runtime compute what the SavedModel computes? Python vs Chromium, per output.
 
 The reference is the SavedModel's `serving_default` signature run by TensorFlow (the
-graph before conversion and before any rewrite). The candidate is the TF.js graph model
-run by `page/runner.js` in headless Chromium, once per backend, on the same inputs.
-Values travel as flat JSON numbers: float32 survives that exactly.
+graph before conversion and before any rewrite). The candidates are the runtimes of
+`runtimes.py` the converted bundle has (TF.js on each backend, LiteRT.js), each run in
+headless Chromium through `mlbridge.js`'s `run(feeds)` on the same inputs. Values travel
+as flat JSON numbers: float32 survives that exactly.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,9 @@ import numpy as np
 
 from mlbridge.atomic import write_json
 from mlbridge.convert.signature import random_inputs, sample_inputs, tfjs_dtype
-from mlbridge.errors import UsageError, VerifyError
-from mlbridge.resources import TFJS_FILE, tfjs_dir
-from mlbridge.verify import QUANTIZED_TOLERANCE
-
-PAGE_DIR = Path(__file__).resolve().parent / "page"
-BACKENDS = ("webgl", "cpu")
-_RUN = "async (args) => (await import('/runner/runner.js')).run(args)"
+from mlbridge.errors import UsageError
+from mlbridge.runtimes import StandaloneRuntime, page_server, ranking, timing
+from mlbridge.verify import QUANTIZED_TOLERANCE, passed, select
 
 
 def python_outputs(saved_model: Path, inputs: dict[str, np.ndarray],
@@ -38,45 +36,21 @@ def python_outputs(saved_model: Path, inputs: dict[str, np.ndarray],
     return {name: np.asarray(tensor) for name, tensor in fn(**feed).items()}
 
 
-def _page_inputs(inputs: dict[str, np.ndarray], signature: dict) -> list[dict]:
+def page_feeds(inputs: dict[str, np.ndarray], signature: dict, rows: slice = slice(None)
+               ) -> dict[str, dict]:
+    """`run(feeds)`'s argument: {input: {values, shape, dtype}}, flat, for the page."""
     specs = {spec["name"]: spec for spec in signature["inputs"]}
-    page = []
+    feeds = {}
     for name, value in inputs.items():
         if specs[name].get("unused"):
             continue
+        value = value[rows]
         dtype = tfjs_dtype(specs[name]["dtype"])
         flat = value.ravel()
         values = ([v.decode() if isinstance(v, bytes) else str(v) for v in flat]
                   if dtype == "string" else flat.tolist())
-        page.append({"name": name, "shape": list(value.shape), "dtype": dtype,
-                     "values": values})
-    return page
-
-
-def run_in_browser(web: Path, inputs: list[dict], outputs: list[str],
-                   backends: tuple[str, ...], browser: Any) -> dict[str, dict]:
-    """{backend: {"outputs": [...]} or {"error": message}} from one page in `browser`."""
-    from playwright.sync_api import Error
-
-    from mlbridge.localhttp import serve
-
-    tfjs = tfjs_dir()
-    results = {}
-    with serve({"/model": web, "/vendor/tfjs": tfjs, "/runner": PAGE_DIR}) as server:
-        page = browser.new_page()
-        try:
-            page.goto(f"{server.url}/runner/index.html")
-            for backend in backends:
-                results[backend] = page.evaluate(_RUN, {
-                    "tfjsUrl": f"/vendor/tfjs/{TFJS_FILE}", "modelUrl": "/model/model.json",
-                    "backend": backend, "inputs": inputs, "outputs": outputs})
-        except Error as exc:
-            raise VerifyError(f"the parity page could not run: {str(exc).splitlines()[0]}",
-                              hint="check that Chromium starts: chromium --headless "
-                              "--version") from exc
-        finally:
-            page.close()
-    return results
+        feeds[name] = {"values": values, "shape": list(value.shape), "dtype": dtype}
+    return feeds
 
 
 def compare(python: np.ndarray, browser: dict, rtol: float, atol: float) -> dict:
@@ -116,43 +90,67 @@ def tolerance(quantization: str, python: dict[str, np.ndarray], rtol: float,
     return rules
 
 
-def check(out: Path, metadata: dict, sample: str | Path | None, backends: tuple[str, ...],
-          browser: Any, rtol: float, atol: float) -> dict:
-    """Run both sides and build the `parity` section (without writing it)."""
+def _check(name: str, report: dict, python: dict[str, np.ndarray], names: list[str],
+           rules: dict[str, dict]) -> dict:
+    check: dict[str, Any] = {"runtime": name, "backend": report.get("backend"),
+                             **timing(report)}
+    if "error" in report:
+        return {**check, "status": "unavailable" if report.get("unavailable") else "unsupported",
+                "error": report["error"]}
+    outputs = {out: compare(python[out], got, rules[out]["rtol"], rules[out]["atol"])
+               for out, got in zip(names, report["outputs"], strict=True)}
+    diffs = [o.get("max_abs_diff") for o in outputs.values() if o.get("max_abs_diff") is not None]
+    rels = [o.get("max_rel_diff") for o in outputs.values() if o.get("max_rel_diff") is not None]
+    failed = [f"{out}: {o['error']}" for out, o in outputs.items() if o.get("error")]
+    return {**check, "status": "passed" if all(o["ok"] for o in outputs.values()) else "failed",
+            "outputs": outputs, "max_abs_diff": max(diffs, default=None),
+            "max_rel_diff": max(rels, default=None),
+            **({"error": "; ".join(failed)} if failed else {})}
+
+
+def check(out: Path, metadata: dict, sample: str | Path | None, runtimes: Sequence[str] | None,
+          browser: Any, rtol: float, atol: float) -> tuple[dict, dict]:
+    """Run Python and every runtime; the `parity` and `runtimes` sections (not written)."""
     signature = metadata["signature"]
     inputs = (sample_inputs(signature, sample) if sample is not None
               else random_inputs(signature, seed=0))
     python = python_outputs(out / "saved_model", inputs, signature)
     names = [spec["name"] for spec in signature["outputs"]]
-    runs = run_in_browser(out / "web", _page_inputs(inputs, signature), names, backends, browser)
     rules = tolerance(metadata["graph"]["quantization"], python, rtol, atol)
-    results: dict[str, Any] = {}
-    for backend, run in runs.items():
-        if "error" in run:
-            results[backend] = {"ok": False, "error": run["error"], "ran_on": run.get("backend")}
-            continue
-        per_output = {name: compare(python[name], got, rules[name]["rtol"], rules[name]["atol"])
-                      for name, got in zip(names, run["outputs"], strict=True)}
-        results[backend] = {"ok": all(o["ok"] for o in per_output.values()),
-                            "ran_on": run["backend"], "outputs": per_output}
-    return {
-        "ok": all(r["ok"] for r in results.values()),
-        "checked": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": {"from": str(sample) if sample is not None else "random, seed 0",
-                   "shapes": {k: list(v.shape) for k, v in inputs.items()}},
-        "tolerance": rules, "backends": results,
-        "browser": browser.version,
+    feeds, one = page_feeds(inputs, signature), page_feeds(inputs, signature, slice(0, 1))
+    checks, engine = [], ""
+    with page_server(out / "web") as server:
+        for runtime in select(runtimes):
+            if isinstance(runtime, StandaloneRuntime):
+                continue  # predict.mjs is generated from mlbridge's own models only
+            reason = runtime.missing(metadata)
+            if reason is not None:
+                checks.append({"runtime": runtime.name, "status": "unsupported",
+                               "absent": True, "error": reason})
+                continue
+            report = runtime.run(browser, server, "/model/", feeds, one, table=False)
+            engine = report.get("engine", engine)
+            checks.append(_check(runtime.name, report, python, names, rules))
+    checked = datetime.now(UTC).isoformat(timespec="seconds")
+    parity = {
+        "passed": passed(checks), "checked": checked, "reference": "SavedModel (Python)",
+        "inputs": int(next(iter(inputs.values())).shape[0]) if inputs else 0,
+        "from": str(sample) if sample is not None else "random, seed 0",
+        "shapes": {k: list(v.shape) for k, v in inputs.items()},
+        "tolerance": rules, "checks": checks, "browser": browser.version,
     }
+    sections = ranking(checks, engine, f"Chromium {browser.version} (headless)", checked)
+    parity["ranking"] = sections["ranking"]
+    return parity, sections
 
 
 def verify_converted(out: str | Path, sample: str | Path | None = None,
-                     backends: tuple[str, ...] = BACKENDS, browser: str | None = None,
-                     rtol: float = 1e-4, atol: float = 1e-3, *,
-                     chromium: Any = None) -> dict:
-    """Compare TF.js (each backend, in Chromium) with TensorFlow; record it in metadata.json.
+                     runtimes: Sequence[str] | None = None, browser: str | None = None,
+                     rtol: float = 1e-4, atol: float = 1e-3, *, chromium: Any = None) -> dict:
+    """Compare every runtime (in Chromium) with TensorFlow; record it in metadata.json.
 
-    Passes when |tfjs - python| <= atol + rtol·|python| for every value of every output
-    on every backend. `chromium` reuses a running Playwright browser (tests share one).
+    A runtime passes when |runtime - python| <= atol + rtol·|python| for every value of
+    every output. `chromium` reuses a running Playwright browser (tests share one).
     """
     out = Path(out)
     meta_path = out / "metadata.json"
@@ -163,20 +161,16 @@ def verify_converted(out: str | Path, sample: str | Path | None = None,
     if metadata.get("kind") != "converted":
         raise UsageError(f"{out} is not a converted model (kind: {metadata.get('kind')})",
                          hint="use mlbridge verify for trained bundles")
-    unknown = [b for b in backends if b not in ("webgl", "cpu", "wasm", "webgpu")]
-    if unknown or not backends:
-        raise UsageError(f"unknown backend(s): {', '.join(unknown) or 'none given'}",
-                         hint="use webgl and/or cpu")
     if chromium is not None:
-        parity = check(out, metadata, sample, tuple(backends), chromium, rtol, atol)
+        parity, ranked = check(out, metadata, sample, runtimes, chromium, rtol, atol)
     else:
         from mlbridge.browser import chromium as launch
 
         with launch(browser) as started:
-            parity = check(out, metadata, sample, tuple(backends), started, rtol, atol)
+            parity, ranked = check(out, metadata, sample, runtimes, started, rtol, atol)
     for path in (meta_path, out / "web" / "metadata.json"):
         if path.is_file():
             data = json.loads(path.read_text())
-            data["parity"] = parity
+            data.update(parity=parity, runtimes=ranked)
             write_json(path, data)
     return parity

@@ -188,9 +188,11 @@ def _step_js(step: Step) -> str:
 
 
 _RUNTIME_FILE = Path(__file__).with_name("standalone_runtime.js")
-#: Browser modules whose code predict.mjs carries too (one source for both runtimes).
-_SHARED_FILES = [Path(__file__).parents[1] / "web" / name for name in ("inputs.js",
-                                                                       "answers.js")]
+_WEB = Path(__file__).parents[1] / "web"
+#: Browser modules whose code predict.mjs carries too (one source for every runtime):
+#: always the input checks and the answers; the category lookup when a step needs it.
+_SHARED_FILES = [_WEB / "inputs.js", _WEB / "answers.js"]
+_SHARED_BY_STEP = {"category": _WEB / "lookups.js"}
 
 
 def _without_header(text: str) -> str:
@@ -211,7 +213,8 @@ def _runtime(ops: list[str], with_decoder: bool) -> str:
     used = list(dict.fromkeys(ops))
     code = [sections["f32"]] if with_decoder else []
     code += [sections[op] for op in used]
-    code += [_without_header(path.read_text()) for path in _SHARED_FILES]
+    shared = _SHARED_FILES + [_SHARED_BY_STEP[op] for op in used if op in _SHARED_BY_STEP]
+    code += [_without_header(path.read_text()) for path in shared]
     code += [f"const step = {{ {', '.join(used)} }};\n", sections["interpreter"]]
     return "".join(code)
 

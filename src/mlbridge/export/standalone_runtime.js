@@ -20,8 +20,7 @@ function number(s, h, row) {
 }
 // ---- category
 function category(s, h, row) {
-  s.slots ??= new Map(s.vocabulary.map((v, i) => [v, i + 2]));
-  const slot = row[s.at] === "" ? 1 : s.slots.get(row[s.at]) ?? 0; // 0: other, 1: missing
+  const [slot] = slots([row[s.at]], s.vocabulary); // lookups.js: 0 other, 1 missing, 2.. known
   for (let i = 0; i < s.vocabulary.length + 2; i++) h.push(i === slot ? 1 : 0);
   return h;
 }

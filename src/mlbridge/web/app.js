@@ -12,9 +12,15 @@ let config = null;
 let lookup = null; // the key lookup the config names: the server's API or static files
 let lastQuery = null;
 const models = {}; // runtime name -> Promise of a loaded model, each loaded at most once
-// The TF.js backend, cpu unless ?backend=webgl (or another) asks: for a small tabular
-// model cpu answers faster, first and every time (make bench, sections 4 and 10).
-const backend = new URLSearchParams(location.search).get("backend") ?? "cpu";
+// The runtime, from the URL so a choice can be shared: ?runtime=tfjs-wasm (or litert-wasm,
+// standalone, ...), and ?backend=webgl as older links said it; else "auto".
+const query = new URLSearchParams(location.search);
+const asked = query.get("runtime") ?? (query.get("backend") ? `tfjs-${query.get("backend")}` : "auto");
+const LABELS = {
+  auto: "auto", standalone: "predict.mjs (no runtime)", "tfjs-cpu": "TF.js cpu",
+  "tfjs-wasm": "TF.js wasm", "tfjs-webgl": "TF.js webgl", "tfjs-webgpu": "TF.js webgpu",
+  "litert-wasm": "LiteRT.js wasm", "litert-webgpu": "LiteRT.js webgpu",
+};
 
 function show(element, visible) {
   element.hidden = !visible;
@@ -49,7 +55,8 @@ function fieldValue(text, input) {
 
 
 function describe(m) {
-  return m.runtime === "tfjs" ? `TF.js (${m.backend} backend)` : "predict.mjs (standalone, no TF.js)";
+  return { tfjs: `TF.js (${m.backend} backend)`, litert: `LiteRT.js (${m.backend})` }[m.runtime]
+    ?? "predict.mjs (standalone, no runtime)";
 }
 
 async function predictAndShow(values, label) {
@@ -137,26 +144,45 @@ function buildForms() {
   for (const button of document.querySelectorAll("button")) button.disabled = false;
 }
 
+// The switch offers "auto" and each runtime this site or server carries (config.json).
+function buildSwitch() {
+  const choices = ["auto", ...(config.runtimes ?? ["tfjs-cpu", "standalone"])];
+  $("runtime-options").replaceChildren(...choices.map((name) => {
+    const label = document.createElement("label");
+    const radio = Object.assign(document.createElement("input"), { type: "radio", name: "runtime", value: name });
+    radio.addEventListener("change", onRuntimeChange);
+    label.append(radio, ` ${LABELS[name] ?? name}`);
+    return label;
+  }));
+}
+
 async function useRuntime(runtime) {
   setStatus("Loading the model…", "loading");
-  models[runtime] ??= loadModel(config.model_url, { runtime, backend });
+  // auto: the best of verify's ranking (or the safe order) among the runtimes carried here.
+  const load = () => loadModel(config.model_url, { runtime, among: config.runtimes });
+  models[runtime] ??= load();
   try {
     model = await models[runtime];
   } catch (error) {
     delete models[runtime];
     throw error;
   }
-  for (const radio of document.querySelectorAll("input[name=runtime]")) {
-    radio.checked = radio.value === runtime;
-    if (radio.value === "standalone") radio.disabled = !model.metadata.standalone?.file;
-  }
-  $("runtime-info").textContent = `Runtime: ${describe(model)}`;
+  for (const radio of document.querySelectorAll("input[name=runtime]")) radio.checked = radio.value === runtime;
+  const chosen = runtime === "auto" ? ` (auto chose ${LABELS[model.name] ?? model.name})` : "";
+  $("runtime-info").textContent = `Runtime: ${describe(model)}${chosen}`;
+  $("runtime-info").dataset.runtime = model.name;
   setStatus("Model ready.", "ready");
 }
 
 async function onRuntimeChange(event) {
+  const runtime = event.target.value;
+  const url = new URL(location.href);
+  url.searchParams.delete("backend");
+  if (runtime === "auto") url.searchParams.delete("runtime");
+  else url.searchParams.set("runtime", runtime);
+  history.replaceState(null, "", url); // the choice is in the URL, to share
   try {
-    await useRuntime(event.target.value);
+    await useRuntime(runtime);
     if (lastQuery) await predictAndShow(lastQuery.values, lastQuery.label);
   } catch (error) {
     setStatus(`That runtime could not be loaded: ${error.message}`, "error");
@@ -167,17 +193,14 @@ async function main() {
   $("lookup-form").addEventListener("submit", onLookup);
   $("value-form").addEventListener("submit", onValues);
   $("key-input").addEventListener("input", onType);
-  for (const radio of document.querySelectorAll("input[name=runtime]")) {
-    radio.addEventListener("change", onRuntimeChange);
-  }
-  const asked = new URLSearchParams(location.search).get("runtime");
-  if (asked !== "standalone") loadTf().catch(() => {}); // start TF.js while config loads
+  if (asked.startsWith("tfjs")) loadTf().catch(() => {}); // start TF.js while config loads
   try {
     const response = await fetch("config.json"); // relative: the page may live under a sub-path
     if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
     config = await response.json();
     if (config.lookup) lookup = createLookup(config.lookup);
-    await useRuntime(asked === "standalone" ? "standalone" : "tfjs");
+    buildSwitch();
+    await useRuntime(asked);
   } catch (error) {
     setStatus(`The model could not be loaded: ${error.message}.`, "error");
     return;

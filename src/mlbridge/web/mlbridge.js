@@ -1,47 +1,57 @@
 // mlbridge.js: load an mlbridge bundle in the browser and predict from raw values.
 //
 //   import { loadModel } from "/static/mlbridge.js";
-//   const model = await loadModel("/models/artists/web/");
+//   const model = await loadModel("/models/artists/web/");      // runtime "auto"
 //   const [popularity] = await model.predict({ twitter_followers: [1000] });
 //   const [{ value, lower, upper }] = await model.predictInterval({ twitter_followers: [1000] });
 //   // a classifier answers [{ label, probabilities: { label: p, ... } }]
 //
-// The bundle's graph holds every transform (imputing, log, scaling, category lookup,
-// clipping), so this file does no preprocessing of its own: it checks the inputs (by the
-// rules of inputs.js, shared with predict.mjs), and feeds each to its named graph input:
-// float32 [rows, 1] for a number (NaN = missing), string [rows, 1] for a category.
-// Two runtimes give the same numbers: "tfjs" (the TF.js graph model) and "standalone"
-// (the bundle's predict.mjs: plain arithmetic, no TF.js download at all).
+// Runtimes (one module each in runtimes/): "tfjs-cpu", "tfjs-wasm", "tfjs-webgl",
+// "tfjs-webgpu" (the TF.js graph model), "litert-wasm", "litert-webgpu" (LiteRT.js and the
+// bundle's model.tflite), "standalone" (the bundle's predict.mjs: no runtime download), and
+// "auto": the fastest that `mlbridge verify` passed in this kind of browser (its ranking
+// is in metadata.json), else the safe order below. `{ runtime: "tfjs", backend: "wasm" }`
+// names the same as "tfjs-wasm". The graph holds every transform, so this file does no
+// preprocessing: it checks the inputs (inputs.js, shared with predict.mjs) and feeds them.
 
 import { answer, range } from "./answers.js";
 import { columns } from "./inputs.js";
+import * as litert from "./runtimes/litert.js";
+import * as standalone from "./runtimes/standalone.js";
+import * as tfjs from "./runtimes/tfjs.js";
 
 export { columns };
+export const loadTf = tfjs.loadTf;
+export const TFJS_VERSION = tfjs.VERSION;
+const MODULES = { tfjs, litert, standalone };
+export const RUNTIMES = [...tfjs.BACKENDS.map((b) => `tfjs-${b}`), ...litert.ACCELERATORS.map((a) => `litert-${a}`), "standalone"];
+// With no ranking from verify for this browser: predict.mjs (plain arithmetic), else TF.js
+// on cpu, the one backend with a kernel for every op (wasm lacks some; see the README).
+export const SAFE_ORDER = ["standalone", "tfjs-cpu"];
 
-// The three ways to ask, the same for both runtimes, built on `outputs` (raw rows).
-function withAnswers(fields, outputs) {
-  return {
-    ...fields,
-    outputs,
-    async predict(inputs) {
-      return (await outputs(inputs)).map((row) => answer(row, fields.metadata.output));
-    },
-    async predictInterval(inputs) {
-      return (await outputs(inputs)).map((row) => range(row, fields.metadata.output));
-    },
-  };
+/** The browser engine, as verify records it with its ranking ("Chromium", "Firefox", ...). */
+export function browserEngine() {
+  const brands = navigator.userAgentData?.brands?.map((b) => b.brand) ?? [];
+  if (brands.includes("Chromium") || /Chrome\//.test(navigator.userAgent)) return "Chromium";
+  if (/Firefox\//.test(navigator.userAgent)) return "Firefox";
+  if (/Safari\//.test(navigator.userAgent)) return "WebKit";
+  return "other";
 }
 
-// The vendored runtime, served beside the page under a versioned path (src/mlbridge/resources.py).
-export const TFJS_VERSION = "4.22.0";
-const TFJS_URL = new URL(`../vendor/tfjs/${TFJS_VERSION}/tf.fesm.min.js`, import.meta.url).href;
+/** The runtimes "auto" tries, best first: verify's ranking made in this kind of browser,
+ * else SAFE_ORDER. A runtime that cannot load here (no WebGPU) is skipped. */
+export function autoOrder(metadata) {
+  const record = metadata.runtimes;
+  if (record?.engine === browserEngine() && record.ranking?.length) return record.ranking;
+  return SAFE_ORDER.filter((name) => name !== "standalone" || metadata.standalone?.file);
+}
 
-let tfjs = null;
-
-/** Import TensorFlow.js once, and only when a TF.js model is asked for. */
-export function loadTf(url = TFJS_URL) {
-  tfjs ??= import(url);
-  return tfjs;
+function parse(runtime, backend) {
+  const [kind, ...rest] = runtime.split("-");
+  if (!MODULES[kind] || (rest.length && backend)) {
+    throw new Error(`unknown runtime "${runtime}" (use auto or one of ${RUNTIMES.join(", ")})`);
+  }
+  return { kind, backend: rest.join("-") || backend };
 }
 
 async function fetchJson(url) {
@@ -51,49 +61,43 @@ async function fetchJson(url) {
 }
 
 /**
- * Load a bundle's web/ folder. Options: runtime ("tfjs" or "standalone"), and for TF.js
- * backend ("webgl", "cpu", ...) and tfjsUrl. Resolves to { metadata, runtime, backend,
- * predict(inputs), predictInterval(inputs), outputs(inputs), dispose() }: each returns a
- * Promise of one answer per row (see answers.js), outputs the raw output rows.
+ * Load a bundle's web/ folder (trained or converted). Options: runtime (default "auto"),
+ * backend (with runtime "tfjs" or "litert"), among (auto: only these runtimes, e.g. the
+ * ones a site carries). Resolves to { metadata, runtime, backend,
+ * run(feeds), dispose() } and, for a trained bundle, predict(inputs), predictInterval(inputs)
+ * and outputs(inputs): each a Promise of one answer per row (answers.js). `run` takes
+ * { inputName: { values, shape, dtype } } and gives the graph's outputs, in order.
  */
-export async function loadModel(url, { runtime = "tfjs", backend, tfjsUrl } = {}) {
+export async function loadModel(url, { runtime = "auto", backend, among } = {}) {
   // Absolute, so the dynamic import() of predict.mjs resolves a page-relative URL too.
   const base = new URL(url.endsWith("/") ? url : `${url}/`, document.baseURI).href;
   const metadata = await fetchJson(`${base}metadata.json`);
-  if (runtime === "standalone") return loadStandalone(base, metadata);
-  if (runtime !== "tfjs") throw new Error(`unknown runtime "${runtime}" (use "tfjs" or "standalone")`);
-  const tf = await loadTf(tfjsUrl);
-  if (backend && !(await tf.setBackend(backend))) {
-    throw new Error(`the TF.js backend "${backend}" is not available in this browser`);
-  }
-  await tf.ready();
-  const graph = await tf.loadGraphModel(`${base}model.json`);
-  // A category lookup is a hash-table op, which only executeAsync runs; without one the
-  // synchronous execute is several times faster per call.
-  const lookups = metadata.inputs.some((input) => input.kind === "categorical");
-  const fields = { metadata, runtime: "tfjs", backend: tf.getBackend(), dispose: () => graph.dispose() };
-  return withAnswers(fields, async (inputs) => {
-    const cols = columns(inputs, metadata.inputs);
-    const feeds = Object.fromEntries(metadata.inputs.map((input, j) => [
-      input.input,
-      tf.tensor(cols[j], [cols[j].length, 1], input.kind === "categorical" ? "string" : "float32"),
-    ]));
-    let y = null;
+  if (runtime !== "auto") return open(base, metadata, parse(runtime, backend));
+  let failure = null;
+  for (const name of autoOrder(metadata).filter((n) => !among || among.includes(n))) {
     try {
-      y = lookups ? await graph.executeAsync(feeds) : graph.execute(feeds);
-      return await y.array();
-    } finally {
-      tf.dispose(Object.values(feeds));
-      if (y) y.dispose();
+      return await open(base, metadata, parse(name));
+    } catch (error) {
+      failure = error; // unavailable here (no WebGPU, ...): the next one
     }
-  });
+  }
+  throw failure ?? new Error("no runtime can run this bundle");
 }
 
-async function loadStandalone(base, metadata) {
-  if (!metadata.standalone?.file) {
-    throw new Error(`this bundle has no predict.mjs: ${metadata.standalone?.skipped ?? "not generated"}`);
-  }
-  const module = await import(`${base}predict.mjs`);
-  const fields = { metadata, runtime: "standalone", backend: "none", dispose() {} };
-  return withAnswers(fields, async (inputs) => module.outputs(inputs));
+async function open(base, metadata, { kind, backend }) {
+  const opened = await MODULES[kind].open(base, metadata, backend);
+  const name = kind === "standalone" ? "standalone" : `${kind}-${opened.backend}`;
+  const model = { metadata, runtime: kind, backend: opened.backend, name, run: opened.run, dispose: opened.dispose };
+  if (!metadata.inputs) return model; // a converted model: run(feeds) only
+  const outputs = opened.outputs ?? (async (inputs) => opened.table(columns(inputs, metadata.inputs)));
+  return {
+    ...model,
+    outputs,
+    async predict(inputs) {
+      return (await outputs(inputs)).map((row) => answer(row, metadata.output));
+    },
+    async predictInterval(inputs) {
+      return (await outputs(inputs)).map((row) => range(row, metadata.output));
+    },
+  };
 }
