@@ -91,9 +91,10 @@ def accuracy(runs: dict) -> str:
 
     from mlbridge.evaluate import least_squares, regression_metrics
     from mlbridge.features import EncodedSplits, encode, graph_inputs
-    from mlbridge.heads import RegressionHead, serving_values
+    from mlbridge.heads import RegressionHead
     from mlbridge.kinds import NumericColumn
     from mlbridge.model import TrainingConfig, fit, serving_model
+    from mlbridge.serving import serving_values
 
     frame = pd.read_csv(ARTISTS, dtype=str)[["twitter_followers", "popularity"]]
     test = frame.loc[runs["raw"]["test_index"]]

@@ -93,9 +93,10 @@ def embedding(sizes: Sizes) -> str:
     """dnn with one-hot categories (mlbridge) vs an 8-wide Embedding, same table."""
     from mlbridge._tf import quiet_tensorflow
     from mlbridge.evaluate import regression_metrics
-    from mlbridge.heads import RegressionHead, serving_values
+    from mlbridge.heads import RegressionHead
     from mlbridge.kinds import CategoricalColumn, NumericColumn
-    from mlbridge.model import TrainingConfig, fit, serving_model, tensors
+    from mlbridge.model import TrainingConfig, fit, serving_model
+    from mlbridge.serving import serving_values, tensors
 
     _, keras = quiet_tensorflow()
     frame = synthetic_categories(sizes.cap_rows, 1000, seed=1)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from conftest import ARTISTS, write_csv
 
-from mlbridge.dataset import clean, detect_sep, load_dataset, read_table, split
+from mlbridge.dataset import clean, load_dataset, split
 from mlbridge.errors import DataError, UsageError
+from mlbridge.reading import detect_sep, read_table
 
 
 def test_bundled_data_reads_whole_and_clean():

@@ -127,7 +127,7 @@ def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle,
     import tensorflow as tf
 
     from mlbridge.bundle import check_inputs
-    from mlbridge.model import tensors
+    from mlbridge.serving import tensors
 
     saved = tf.saved_model.load(str(cars_bundle.path / "saved_model"))
     feeds = tensors(check_inputs(rows, cars_bundle.metadata["inputs"]))

@@ -173,7 +173,7 @@ class Bundle:
 
     def outputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """The serving model's raw output, `[rows, k]` (see `metadata.output.columns`)."""
-        from mlbridge.heads import serving_values
+        from mlbridge.serving import serving_values
 
         return serving_values(self.model, check_inputs(inputs, self.metadata["inputs"]))
 
@@ -218,7 +218,7 @@ class Bundle:
         and tokens such as `NA` are missing, and so is a number that does not parse;
         every row gets a prediction, and `notes` says where the model was guessing.
         """
-        from mlbridge.heads import serving_values
+        from mlbridge.serving import serving_values
 
         columns = self.columns
         for column in columns:

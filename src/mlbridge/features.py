@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlbridge.dataset import NUMERIC_SHARE, Dataset, parse_numbers
+from mlbridge.cells import parse_numbers
+from mlbridge.dataset import NUMERIC_SHARE, Dataset
 from mlbridge.errors import DataError
 from mlbridge.kinds import MIN_COUNT, CategoricalColumn, Column, NumericColumn
 

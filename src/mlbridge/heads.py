@@ -19,7 +19,6 @@ import numpy as np
 from mlbridge.evaluate import classification_metrics, least_squares, regression_metrics
 
 if TYPE_CHECKING:
-    import keras
 
     from mlbridge.features import EncodedSplits
 
@@ -248,23 +247,3 @@ def choose_head(task: str, name: str, y_train: np.ndarray, labels: list[str] | N
     if task == "classification":
         return ClassificationHead.fit(name, y_train, labels or [])
     return RegressionHead.fit(name, y_train, declared_range, interval)
-
-
-#: Rows per call when predicting: bounds memory (a one-hot of 1,000 values is 4 KB a row).
-PREDICT_CHUNK = 65536
-
-
-def serving_values(model: keras.Model, inputs: dict[str, np.ndarray]) -> np.ndarray:
-    """Run the serving model on raw graph inputs in chunks; returns `[rows, outputs]`.
-
-    The model is called directly rather than through `predict()`, which traces a new
-    function for every model it sees (about half a second each, several times a run).
-    """
-    from mlbridge.model import tensors
-
-    rows = len(next(iter(inputs.values())))
-    parts = []
-    for start in range(0, rows, PREDICT_CHUNK):
-        chunk = {name: values[start:start + PREDICT_CHUNK] for name, values in inputs.items()}
-        parts.append(np.asarray(model(tensors(chunk), training=False), dtype=np.float64))
-    return np.vstack(parts) if parts else np.empty((0, model.output.shape[-1]))

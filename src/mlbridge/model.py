@@ -20,6 +20,7 @@ import numpy as np
 
 from mlbridge.errors import TrainError, UsageError
 from mlbridge.kinds import CategoricalColumn, Column
+from mlbridge.serving import tensors
 
 if TYPE_CHECKING:
     import keras
@@ -115,19 +116,6 @@ def serving_model(training: keras.Model, head: Head) -> keras.Model:
     from mlbridge.layers import keras
 
     return keras.Model(training.input, head.serving_output(training.output), name="mlbridge")
-
-
-def tensors(inputs: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Raw graph inputs as `[rows, 1]` tensors: float32 numbers, or strings."""
-    import tensorflow as tf
-
-    def one(values: np.ndarray) -> Any:
-        values = np.asarray(values).reshape(-1, 1)
-        if values.dtype == object:
-            return tf.constant(values.astype(str).astype(object), dtype=tf.string)
-        return tf.constant(values, dtype=tf.float32)
-
-    return {name: one(values) for name, values in inputs.items()}
 
 
 def batches(x: dict[str, np.ndarray], y: np.ndarray, config: TrainingConfig,

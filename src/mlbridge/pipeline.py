@@ -98,7 +98,7 @@ def train(data: str | Path | None = None, target: str | None = None,
     >>> bundle = train("data/penguins.csv", target="species", out="models/penguins")
     >>> bundle.metrics["test"]["log_loss"]
     """
-    from mlbridge.export.tfjs import QUANTIZATIONS
+    from mlbridge.convert.graph import QUANTIZATIONS
 
     if data is None:
         data = DEFAULT_DATA
@@ -151,7 +151,7 @@ def train(data: str | Path | None = None, target: str | None = None,
     from mlbridge.export.litert import write_litert
     from mlbridge.export.standalone import write_standalone
     from mlbridge.export.tfjs import write_tfjs
-    from mlbridge.heads import serving_values
+    from mlbridge.serving import serving_values
 
     progress.stage(f"Training {config.kind} {dataset.task} model on {len(y_train):,} rows")
     trained = model_stage.fit(columns, x_train, y_train, head, config, on_epoch=progress.epoch)

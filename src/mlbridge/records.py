@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from mlbridge.dataset import parse_table, read_source, require_columns
 from mlbridge.errors import DataError
+from mlbridge.reading import parse_table, read_source, require_columns
 
 MAX_KEY_LENGTH = 200
 MAX_LIMIT = 50

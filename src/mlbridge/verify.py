@@ -61,7 +61,7 @@ def parity_inputs(bundle: Bundle) -> dict[str, list]:
 def python_predictions(bundle: Bundle, inputs: dict[str, list]) -> np.ndarray:
     """Predictions of the exported SavedModel (not the Keras object) for raw inputs."""
     from mlbridge._tf import quiet_tensorflow
-    from mlbridge.model import tensors
+    from mlbridge.serving import tensors
 
     tf, _ = quiet_tensorflow()
     saved = tf.saved_model.load(str(bundle.path / "saved_model"))

@@ -85,7 +85,7 @@ def _predict_values(bundle: Any, pairs: list[str], quiet: bool) -> None:
 
 
 def _predict_file(bundle: Any, data: str, out_file: Path | None, quiet: bool) -> None:
-    from mlbridge.dataset import read_table
+    from mlbridge.reading import read_table
 
     frame, _ = read_table(data)
     result = bundle.predict_table(frame)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mlbridge.atomic import write_json
 from mlbridge.bundle import check_replace, file_sizes, versions
-from mlbridge.convert.graph import Conversion, convert_saved_model
+from mlbridge.convert.graph import QUANTIZATIONS, Conversion, convert_saved_model
 from mlbridge.convert.load import (
     check_imports,
     copy_saved_model,
@@ -58,7 +58,6 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
     register load. `reporter`, if given, is called with one line per step.
     """
     from mlbridge.atomic import check_out, remove_abandoned, staging
-    from mlbridge.export.tfjs import QUANTIZATIONS
 
     say = reporter or (lambda _message: None)
     if quantize not in QUANTIZATIONS:

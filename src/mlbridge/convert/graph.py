@@ -23,6 +23,7 @@ from mlbridge.convert import rewrites
 from mlbridge.errors import ExportError, UnsupportedModel
 
 _SHARD_BYTES = 64 * 1024 * 1024
+QUANTIZATIONS = ("none", "float16", "uint8")
 #: Ops an int input may pass through on its way to a lookup (Keras' take() wraps negatives).
 _INDEX_PATH_OPS = frozenset({"Identity", "Cast", "Less", "AddV2", "Add", "SelectV2", "Select",
                              "Maximum", "Minimum", "ClipByValue", "Reshape", "ExpandDims",
@@ -246,12 +247,22 @@ def _name_like_saved_model(built: Any, input_nodes: Any, output_nodes: Any,
             target[key].CopyFrom(info)
 
 
+def quantization_map(quantize: str) -> dict | None:
+    """The converter's `quantization_dtype_map`: only the trained weights (variables).
+
+    Never the encoders' constants: a median of 94,661 followers, say, which float16
+    (largest value 65,504) would turn into infinity.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"unknown quantization '{quantize}'", hint="use float16 or uint8")
+    return None if quantize == "none" else {quantize: ["*ReadVariableOp"]}
+
+
 def convert_saved_model(saved_model: Path, web: Path, signature: Any, quantize: str,
                         conversion: Conversion) -> dict:
     """Convert `saved_model` into `web/`; return model.json. Rewrites land in `conversion`."""
     from mlbridge._tf import captured_output, quiet_tensorflow
     from mlbridge.export.converter import saved_model_converter
-    from mlbridge.export.tfjs import quantization_map
 
     quiet_tensorflow()
     with captured_output() as log:

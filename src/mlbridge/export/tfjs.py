@@ -17,26 +17,12 @@ from mlbridge.errors import ExportError
 if TYPE_CHECKING:
     import keras
 
-QUANTIZATIONS = ("none", "float16", "uint8")
-
-
 def export_saved_model(model: keras.Model, directory: Path) -> None:
     """Write a TensorFlow SavedModel whose `serving_default` signature is the model."""
     try:
         model.export(str(directory), format="tf_saved_model", verbose=False)
     except Exception as exc:  # TensorFlow raises many types; the user needs one message
         raise ExportError(f"could not write the SavedModel: {exc}") from exc
-
-
-def quantization_map(quantize: str) -> dict | None:
-    """The converter's `quantization_dtype_map`: only the trained weights (variables).
-
-    Never the encoders' constants: a median of 94,661 followers, say, which float16
-    (largest value 65,504) would turn into infinity.
-    """
-    if quantize not in QUANTIZATIONS:
-        raise ExportError(f"unknown quantization '{quantize}'", hint="use float16 or uint8")
-    return None if quantize == "none" else {quantize: ["*ReadVariableOp"]}
 
 
 def convert_to_graph_model(saved_model: Path, web: Path, quantize: str = "none") -> dict:

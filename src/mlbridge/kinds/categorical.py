@@ -58,7 +58,7 @@ class CategoricalColumn(Column):
         return column.astype(str).str.strip()
 
     def values(self, column: pd.Series) -> np.ndarray:
-        from mlbridge.dataset import clean_text
+        from mlbridge.cells import clean_text
 
         return clean_text(column).to_numpy(dtype=object)
 

