@@ -22,6 +22,7 @@ from common import FULL, QUICK, ROOT, log, machine
 from heads import heads
 from install import install
 from load import load_test
+from predict import predict_section
 from recipe import accuracy, end_to_end, reference_section
 from runtimes import runtimes
 from scale import scale
@@ -56,6 +57,9 @@ def main() -> None:
                          static_site(sizes, large_bundle, keys, work)))
         sections.append(("11. Runtimes: TF.js, LiteRT.js and predict.mjs, on every model",
                          runtimes(sizes, runs["mlbridge"]["bundle"], work)))
+        sections.append(("12. Predicting without TensorFlow",
+                         predict_section(sizes, runs["mlbridge"]["bundle"], work / "large.csv",
+                                         work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

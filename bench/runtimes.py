@@ -55,18 +55,16 @@ def _transformer(tokens: int, width: int) -> object:
     return keras.Model(ids, out, name="transformer_block")
 
 
-def _measure(runtime: object, chrome: object, web: Path, feeds: dict, one: dict, table_: bool,
-             repeats: int) -> dict:
-    from mlbridge.runtimes import page_server, timing
-
-    samples = []
-    with page_server(web) as server:
-        for _ in range(repeats):
-            report = runtime.run(chrome, server, "/model/", feeds, one, table=table_)
-            if "error" in report:
-                return {"error": report["error"]}
-            samples.append({**timing(report), "navigation_ms": report["navigation_ms"]})
-    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+def _timings(runs: list[dict]) -> dict[str, dict]:
+    """Median timings per runtime over repeated `verify` runs (each a fresh context)."""
+    found: dict[str, list[dict]] = {}
+    for parity in runs:
+        for check in parity["checks"]:
+            if check["status"] == "passed" and "ms_per_prediction" in check:
+                found.setdefault(check["runtime"], []).append(check)
+    return {name: {key: statistics.median(c[key] for c in checks)
+                   for key in ("ms_per_prediction", "navigation_ms", "bytes")}
+            for name, checks in found.items()}
 
 
 def _rows_for(name: str, parity: dict, measured: dict[str, dict]) -> list[list[str]]:
@@ -89,12 +87,8 @@ def _rows_for(name: str, parity: dict, measured: dict[str, dict]) -> list[list[s
 def runtimes(sizes: Sizes, table_bundle: Path, work: Path) -> str:
     log("runtimes: converted image models, a transformer block and the table bundle")
     from mlbridge.browser import chromium
-    from mlbridge.bundle import load
     from mlbridge.convert import convert, verify_converted
-    from mlbridge.convert.parity import page_feeds
-    from mlbridge.convert.signature import random_inputs
-    from mlbridge.runtimes import BY_NAME, NodeRuntime
-    from mlbridge.verify import parity_inputs, verify
+    from mlbridge.verify import verify
 
     quick = sizes.repeats == 1
     models = _image_models(32 if quick else 96, quick)
@@ -107,28 +101,17 @@ def runtimes(sizes: Sizes, table_bundle: Path, work: Path) -> str:
             build().save(source)
             out = work / f"{source.stem}_web"
             started = time.perf_counter()
-            meta = convert(source, out, replace=True)
+            convert(source, out, replace=True)
             seconds = time.perf_counter() - started
-            parity = verify_converted(out, chromium=chrome)
+            runs = [verify_converted(out, chromium=chrome) for _ in range(REPEATS[quick])]
+            parity, measured = runs[-1], _timings(runs)
             log(f"runtimes: {name} converted in {seconds:.0f} s; ranking {parity['ranking']}")
-            inputs = random_inputs(meta["signature"], seed=1)
-            feeds = page_feeds(inputs, meta["signature"])
-            one = page_feeds(inputs, meta["signature"], slice(0, 1))
-            measured = {c["runtime"]: _measure(BY_NAME[c["runtime"]], chrome, out / "web",
-                                               feeds, one, False, REPEATS[quick])
-                        for c in parity["checks"] if c["status"] == "passed"}
             rows += _rows_for(name, parity, measured)
             if "transformer" not in name:
                 goals.append((name, parity, measured))
-        bundle = load(table_bundle)
-        parity = verify(bundle.path, chromium=chrome)
-        inputs = parity_inputs(bundle)
-        one = {k: v[:1] for k, v in inputs.items()}
-        measured = {c["runtime"]: _measure(BY_NAME[c["runtime"]], chrome, bundle.path / "web",
-                                           inputs, one, True, REPEATS[quick])
-                    for c in parity["checks"] if c["status"] == "passed"
-                    and not isinstance(BY_NAME[c["runtime"]], NodeRuntime)}
-        rows += _rows_for("the default table bundle (artists, linear)", parity, measured)
+        runs = [verify(table_bundle, chromium=chrome) for _ in range(REPEATS[quick])]
+        parity = runs[-1]
+        rows += _rows_for("the default table bundle (artists, linear)", parity, _timings(runs))
         version = chrome.version
     lines = []
     for name, checked, timings in goals:

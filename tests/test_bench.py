@@ -17,7 +17,9 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     for section in ("1. The reference recipe, reproduced", "2. Accuracy", "3. End to end",
                     "4. In the browser", "5. Scale", "6. Server under load",
                     "7. Tables as they come", "8. Labels and ranges",
-                    "9. The install, and models you bring", "10. A static site, no server"):
+                    "9. The install, and models you bring", "10. A static site, no server",
+                    "11. Runtimes: TF.js, LiteRT.js and predict.mjs, on every model",
+                    "12. Predicting without TensorFlow"):
         assert f"## {section}" in text
     assert "HistGradientBoostingRegressor" in text and "TF.js, webgl" in text
     assert "requests per second" in text and "not measured" not in text
@@ -25,4 +27,5 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert "vocabulary cap" in text.lower() and "Embedding(8)" in text
     assert "LogisticRegression" in text and "coverage (input-dependent)" in text
     assert "Left out of mlbridge's environment: jax, jaxlib, flax" in text
-    assert text.count("**met**") + text.count("**missed**") == 18  # every goal is judged
+    assert "litert-wasm" in text and "`mlbridge predict --data`" in text
+    assert text.count("**met**") + text.count("**missed**") == 22  # every goal is judged

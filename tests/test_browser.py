@@ -41,7 +41,7 @@ def test_known_handle_shows_pythons_prediction(page, artists_bundle):
 def test_labels_come_from_metadata(page):
     assert page.text_content("h1") == "Predict popularity"
     assert page.text_content("#key-label") == "Handle"
-    assert "twitter followers" in page.text_content("#feature-fields")
+    assert "twitter_followers" in page.text_content("#feature-fields")  # as the table says
 
 
 def test_unknown_handle_shows_a_message_as_text(page):
@@ -59,7 +59,7 @@ def test_typed_follower_count_and_bad_numbers(page, artists_bundle):
     page.wait_for_selector("#result:not([hidden])")
     (python,) = artists_bundle.predict({"twitter_followers": [1000]})
     assert page.text_content("#prediction-value") == str(round(python))
-    for bad, message in (("lots", "Enter a number for twitter followers"),
+    for bad, message in (("lots", "Enter a number for twitter_followers"),
                          ("-5", "0 or more")):  # blank is allowed: the model imputes it
         page.fill("#feature-twitter_followers", bad)
         page.click("#value-form button")
@@ -99,23 +99,28 @@ def cars_page(browser, cars_server):
     assert errors == []
 
 
-def test_form_has_a_labelled_field_per_feature_with_suggestions(cars_page, cars_bundle):
+def test_form_offers_the_models_values_for_a_category(cars_page, cars_bundle):
     labels = cars_page.eval_on_selector_all(
         "#feature-fields label", "ls => ls.map(l => [l.textContent, l.htmlFor])")
-    assert [text for text, _ in labels] == [n.replace("_", " ") for n in cars_bundle.features]
+    assert [text for text, _ in labels] == cars_bundle.features  # as the table names them
     for _, target in labels:
         assert cars_page.locator(f"#{target}").count() == 1
-    options = cars_page.eval_on_selector_all("#feature-origin-values option",
-                                             "os => os.map(o => o.value)")
-    assert sorted(options) == ["Europe", "Japan", "USA"]
-    assert cars_page.get_attribute("#feature-origin", "list") == "feature-origin-values"
+    options = cars_page.eval_on_selector_all("#feature-origin option",
+                                             "os => os.map(o => o.textContent)")
+    origin = next(i for i in cars_bundle.metadata["inputs"] if i["name"] == "Origin")
+    assert options == ["(not known)", *origin["vocabulary"], "another value…"]
+    assert cars_page.is_hidden("#feature-origin-other")
+    cars_page.select_option("#feature-origin", label="another value…")
+    assert cars_page.is_visible("#feature-origin-other")  # "other" allowed, typed in
 
 
 def test_blank_and_unseen_values_predict_what_python_predicts(cars_page, cars_bundle):
     values = {"cylinders": "4", "displacement": "97", "horsepower": "",
-              "weight_in_lbs": "2,130", "acceleration": "", "origin": "Atlantis"}
+              "weight_in_lbs": "2,130", "acceleration": ""}
     for name, value in values.items():
         cars_page.fill(f"#feature-{name}", value)
+    cars_page.select_option("#feature-origin", label="another value…")
+    cars_page.fill("#feature-origin-other", "Atlantis")
     cars_page.click("#value-form button")
     cars_page.wait_for_selector("#result:not([hidden])")
     (python,) = cars_bundle.predict({"Cylinders": 4, "Displacement": 97, "Horsepower": None,
@@ -283,6 +288,14 @@ def test_page_links_the_report(page, browser, live_server):
     assert len(sizes) == 3 and all(width > 0 for width in sizes)  # plots served too
     font = report.eval_on_selector("body", "b => getComputedStyle(b).fontFamily")
     assert "system-ui" in font  # its inline stylesheet is allowed by the report's CSP
+    captions = report.eval_on_selector_all("figcaption", "cs => cs.map(c => c.textContent)")
+    assert "dotted line" in captions[0] and "an 80%" not in report.content()
+    assert "Every prediction comes with its 80% interval" in report.text_content("body")
+    report.click("text=← the prediction page")  # and back to the page
+    report.wait_for_selector("body[data-ready=true]")
+    icon = report.evaluate("async () => (await fetch(document.querySelector("
+                           "'link[rel=icon]').href)).status")
+    assert icon == 200 and report.url == f"{live_server}/"
     report.close()
 
 
@@ -335,9 +348,10 @@ def species_page(browser, species_bundle):
 
 
 def test_page_shows_the_label_with_a_bar_per_class(species_page, species_bundle):
-    for name, value in (("island", "Dream"), ("bill_length_mm", "49"), ("sex", "female"),
-                        ("body_mass_g", "")):
-        species_page.fill(f"#feature-{name}", value)
+    species_page.select_option("#feature-island", "Dream")
+    species_page.select_option("#feature-sex", "female")
+    species_page.fill("#feature-bill_length_mm", "49")
+    assert species_page.text_content("#value-hint").startswith("Enter the values")  # no lookup
     species_page.click("#value-form button")
     species_page.wait_for_selector("#result:not([hidden])")
     (label,) = species_bundle.predict_labels({

@@ -89,6 +89,13 @@ def cases(tmp_path):
                           "unknown model 'forest' hint: use --model linear or dnn"),
         "unknown bundle": (["predict", str(tmp_path / "none"), "twitter_followers=1"],
                            "does not exist"),
+        # Usage errors are said like the rest: "error:" and a hint, no box.
+        "missing argument": (["predict"], "^error: missing argument 'BUNDLE' hint: see "
+                             "mlbridge predict --help$"),
+        "option not a number": (["train", "--epochs", "abc"],
+                                "^error: invalid value for '--epochs'.* hint: see mlbridge "
+                                "train --help$"),
+        "unknown option": (["convert", "m.keras", "--bogus"], "^error: no such option: --bogus"),
     }
 
 
@@ -97,7 +104,8 @@ NAMES = ["missing file", "unreadable url", "empty file", "header only", "missing
          "binary", "out is a file", "unknown model", "unknown bundle",
          "categorical not a feature", "feature entirely missing", "category with one value",
          "nothing but key and target", "target with one class", "target like an id",
-         "unknown task", "interval of 1", "out holds other files", "log of negative numbers"]
+         "unknown task", "interval of 1", "out holds other files", "log of negative numbers",
+         "missing argument", "option not a number", "unknown option"]
 
 
 @pytest.mark.parametrize("name", NAMES)

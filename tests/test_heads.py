@@ -90,7 +90,7 @@ def test_predict_data_writes_the_label_each_probability_and_notes(species_bundle
                                         "probability_Chinstrap", "probability_Gentoo", "notes"]
     assert table["predicted_species"][0] == "Chinstrap" and table["notes"][0] == ""
     notes = table["notes"][1]
-    assert '"Mars" is not a island the model knows' in notes
+    assert 'island "Mars" is a value the model does not know' in notes
     assert "bill_length_mm is missing: the model used" in notes
     assert "body_mass_g is 7× the largest seen in training" in notes
 
@@ -124,11 +124,14 @@ def test_interval_can_be_widened_or_turned_off(tmp_path):
 
 def test_cli_answers_with_the_range_and_the_label(artists_bundle, species_bundle):
     one = run_cli("predict", str(artists_bundle.path), "twitter_followers=2000000000")
-    assert one.code == 0 and float(one.stdout) > 0
+    value, lower, upper = (float(v) for v in one.stdout.split())  # tab-separated
+    assert one.code == 0 and 0 < lower <= value <= upper
     assert "likely between" in one.stderr and "18× the largest seen" in one.stderr
     label = run_cli("predict", str(species_bundle.path), "island=Dream", "bill_length_mm=49",
                     "sex=female")
-    assert label.code == 0 and label.stdout.strip() in ("Chinstrap", "Adelie", "Gentoo")
+    name, probability = label.stdout.split()
+    assert label.code == 0 and name in ("Chinstrap", "Adelie", "Gentoo")
+    assert 1 / 3 < float(probability) <= 1
     assert "%" in label.stderr
 
 

@@ -12,7 +12,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_cli
 
 from mlbridge.errors import DataError
 
@@ -94,3 +94,43 @@ def test_every_runtime_answers_the_case_alike(answers, index):
             assert "values" in got, (runtime, got)
             np.testing.assert_allclose(got["values"], reference["values"], rtol=1e-4,
                                        atol=1e-3, err_msg=runtime)
+
+
+@pytest.mark.parametrize("case", TABLE["cli"], ids=[case["name"] for case in TABLE["cli"]])
+def test_the_command_line_follows_the_same_rule(cars_bundle, case):
+    """`mlbridge predict BUNDLE COL=VALUE ...`: the same message, or Python's answer."""
+    result = run_cli("predict", str(cars_bundle.path), *case["args"], "-q")
+    if "error" in case:
+        assert result.code == 2 and f"error: {case['error']}" in result.stderr, result
+        assert "hint: " in result.stderr  # what to do about it, at every door
+        assert python_answer(cars_bundle, dict(a.split("=", 1) for a in case["args"])) == {
+            "error": case["error"]}
+    else:
+        assert result.code == 0, result
+        (value, *_) = (float(v) for v in result.stdout.split())
+        assert value == pytest.approx(cars_bundle.predict(case["same_as"])[0], abs=1e-4)
+
+
+def test_a_file_is_read_as_training_read_it_and_a_bad_cell_costs_its_row(cars_bundle,
+                                                                        tmp_path):
+    import io
+
+    import pandas as pd
+
+    case = TABLE["file"]
+    data = tmp_path / "rows.csv"
+    data.write_text(case["csv"])
+    result = run_cli("predict", str(cars_bundle.path), "--data", str(data), "--out", "-")
+    assert result.code == 0, result
+    table = pd.read_csv(io.StringIO(result.stdout))
+    predicted = table["predicted_Miles_per_Gallon"]
+    assert predicted.notna().tolist() == case["predicted"]
+    assert [None if n != n else n for n in table["notes"]][2] == case["notes"][2]
+    expected = [cars_bundle.predict(row)[0] for row in case["same_as"]]
+    np.testing.assert_allclose(predicted[:2], expected, rtol=1e-6)  # float32, as written
+    assert list(table.columns[:4]) == ["Name", "Cylinders", "Horsepower", "Origin"]
+    assert "1 row has a cell that is not a number" in " ".join(result.stderr.split())
+    assert "has no column Displacement" in " ".join(result.stderr.split())
+    # Written as float32 holds them: 25.414728, not 25.41472816467285.
+    assert all(len(text.split(".")[-1]) <= 8 for text in result.stdout.split(",")
+               if text.replace(".", "").isdigit())

@@ -101,10 +101,23 @@ def test_load_predicts_the_same_as_the_trained_bundle(artists_bundle):
 
 
 def test_predict_checks_its_inputs(artists_bundle):
-    with pytest.raises(DataError, match='missing feature "twitter_followers"'):
-        artists_bundle.predict({"followers": [1]})
+    with pytest.raises(DataError, match='unknown feature "twitter_folowers" '
+                                        r'\(did you mean "twitter_followers"\?\)'):
+        artists_bundle.predict({"twitter_folowers": [1]})
     with pytest.raises(DataError, match='not a number: "many"'):
         artists_bundle.predict({"twitter_followers": ["many"]})
+    both = artists_bundle.predict({"twitter_followers": [1000], "handle": ["x"],
+                                   "popularity": [3]})  # a whole record: key and target ignored
+    assert both == pytest.approx(artists_bundle.predict({"twitter_followers": 1000}))
+
+
+def test_penguins_from_the_readme_with_features_left_out(species_bundle):
+    """The issue's own example: the API treats a feature left out as missing, as the CLI
+    and the page do, and says so in its notes."""
+    rows = {"island": ["Dream"], "bill_length_mm": [49], "sex": ["female"]}
+    (probabilities,) = species_bundle.predict(rows)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert any("bill_depth_mm is missing" in note for note in species_bundle.notes(rows)[0])
 
 
 def test_missing_values_are_imputed_with_the_training_median(artists_bundle):
@@ -115,7 +128,10 @@ def test_missing_values_are_imputed_with_the_training_median(artists_bundle):
     result = artists_bundle.predict_table(frame)  # a file is read as training read it
     assert list(result.columns) == ["handle", "twitter_followers", "predicted_popularity",
                                     "popularity_lower", "popularity_upper", "notes"]
-    assert result["predicted_popularity"][1:].tolist() == pytest.approx([median] * 2, abs=1e-4)
+    assert result["predicted_popularity"][1] == pytest.approx(median, abs=1e-4)
+    # "x" is not a number: no prediction for its row, and a note that says so, not "missing".
+    assert np.isnan(result["predicted_popularity"][2])
+    assert result["notes"][2] == 'twitter_followers: "x" is not a number'
 
 
 def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle, tmp_path):
@@ -126,7 +142,7 @@ def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle,
     assert np.isfinite(from_api).all() and len(set(from_api.round(3))) == 3
     import tensorflow as tf
 
-    from mlbridge.bundle import check_inputs
+    from mlbridge.inputs import check_inputs
     from mlbridge.serving import tensors
 
     saved = tf.saved_model.load(str(cars_bundle.path / "saved_model"))
@@ -142,7 +158,8 @@ def test_every_way_to_predict_agrees_with_unseen_and_missing_values(cars_bundle,
     one = run_cli("predict", str(cars_bundle.path), "Cylinders=4", "Displacement=97",
                   "Weight_in_lbs=2130", "Acceleration=14.5", "Origin=Japan")
     assert one.code == 0, one.stderr
-    assert float(one.stdout) == pytest.approx(from_api[0], abs=1e-4)  # Horsepower: missing
+    value = float(one.stdout.split()[0])  # then the interval's ends
+    assert value == pytest.approx(from_api[0], abs=1e-4)  # Horsepower: missing
 
 
 def test_unseen_category_answers_as_the_training_average(penguins_bundle):
@@ -251,7 +268,7 @@ def test_cli_trains_and_predicts_on_a_table_with_other_columns(tmp_path):
 
     one = run_cli("predict", str(out), "followers=250000")
     assert one.code == 0, one.stderr
-    single = float(one.stdout)
+    single = float(one.stdout.split()[0])
     assert meta["output"]["min"] <= single <= meta["output"]["max"]
 
     rows = tmp_path / "rows.csv"
@@ -262,7 +279,12 @@ def test_cli_trains_and_predicts_on_a_table_with_other_columns(tmp_path):
     assert list(table.columns) == ["name", "followers", "predicted_artist_popularity",
                                    "artist_popularity_lower", "artist_popularity_upper", "notes"]
     assert float(table["predicted_artist_popularity"][0]) == pytest.approx(single, abs=1e-4)
-    assert table["predicted_artist_popularity"][1] == table["predicted_artist_popularity"][2]
+    # "oops" is not a number: no answer for its row, and a note saying so; a blank is
+    # missing, and answered with the training median.
+    assert table["predicted_artist_popularity"][1] == ""
+    assert table["notes"][1] == 'followers: "oops" is not a number'
+    assert "followers is missing" in table["notes"][2]
+    assert float(table["predicted_artist_popularity"][2]) > 0
 
 
 def test_report_with_plots_opens_from_disk(artists_bundle):

@@ -78,3 +78,38 @@ def test_browser_snippets_run_in_a_page_of_the_static_site(artists_bundle, expec
     tfjs, standalone = answers
     assert tfjs == pytest.approx(expected, abs=1e-3)
     assert standalone == pytest.approx(expected[:1], abs=1e-3)
+
+
+def quoted(pattern: str) -> list[float]:
+    """The numbers the README quotes where `pattern` (a regex with groups) matches."""
+    found = re.search(pattern, (ROOT / "README.md").read_text())
+    assert found, f"the README no longer says {pattern}"
+    return [float(g.replace(",", "")) for g in found.groups()]
+
+
+def test_the_readme_numbers_come_from_a_fresh_run(artists_bundle, species_bundle):
+    """Figures the README quotes of the bundled models, against the models trained here."""
+    two = artists_bundle.predict({"twitter_followers": [1000, 2e6]})
+    assert quoted(r"predict\(\{ twitter_followers: \[1000, 2e6\] \}\);\s*// → "
+                  r"\[([\d.]+), ([\d.]+)\]") == pytest.approx(two, abs=0.006)
+    ((value, lower, upper),) = artists_bundle.predict_interval({"twitter_followers": [1000]})
+    assert quoted(r"// → \[\{ value: ([\d.]+), lower: ([\d.]+), upper: ([\d.]+) \}\]") == \
+        pytest.approx([value, lower, upper], abs=0.006)
+    (probabilities,) = species_bundle.predict({"island": "Dream", "bill_length_mm": 49,
+                                               "sex": "female"})
+    best = int(probabilities.argmax())
+    assert species_bundle.labels[best] == "Chinstrap"
+    assert quoted(r"# → Chinstrap (\d+)%") == [round(100 * probabilities[best])]
+
+
+def test_the_readme_benchmark_figures_are_those_of_the_benchmark_file():
+    """Every figure in the README's benchmark table is in docs/benchmarks.md, which
+    `make bench` writes: the README quotes a run, it does not remember one."""
+    text = (ROOT / "README.md").read_text()
+    bench = (ROOT / "docs" / "benchmarks.md").read_text().replace(",", "")
+    rows = text[text.index("## Benchmarks"):text.index("## Development")]
+    rows += text[text.index("| the recipe's break |"):text.index("## Using it")]
+    figures = re.findall(r"(?<![\w.§])(\d[\d,]*\.\d+|\d{1,3}(?:,\d{3})+)(?![\w.])", rows)
+    assert len(figures) > 20
+    missing = [f for f in figures if f.replace(",", "") not in bench]
+    assert missing == [], f"README figures not in docs/benchmarks.md: {missing}"

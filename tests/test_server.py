@@ -119,9 +119,9 @@ FOLLOWERS = [{"name": "twitter_followers", "input": "twitter_followers", "kind":
 
 def test_store_is_rebuilt_only_when_the_data_changes(tmp_path):
     db = tmp_path / "records.sqlite"
-    build_store(ARTISTS, "handle", FOLLOWERS, db)
+    assert not build_store(ARTISTS, "handle", FOLLOWERS, db).reused
     first = db.stat().st_mtime_ns
-    build_store(ARTISTS, "handle", FOLLOWERS, db)
+    assert build_store(ARTISTS, "handle", FOLLOWERS, db).reused  # `serve` says so, too
     assert db.stat().st_mtime_ns == first
     other = write_csv(tmp_path / "o.csv", "handle,twitter_followers\na,1\nb,x\n,5\n")
     store = build_store(other, "handle", FOLLOWERS, db)

@@ -39,14 +39,16 @@ def site_page(browser, static_host):
     page = browser.new_page()
     requested: list[str] = []
     errors: list[str] = []
+    failed: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
     page.goto(static_host)
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
     page.requested = requested
     yield page
     page.close()
-    assert errors == []
+    assert errors == [] and failed == []  # no 404, the icon included
     assert not [url for url in requested if "/api/" in url], requested
     assert all(url.startswith(static_host) for url in requested), requested  # relative URLs
 

@@ -8,10 +8,10 @@ into a staging directory beside its target and renamed into place at the end
 from __future__ import annotations
 
 import json
-import math
 import platform
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +21,8 @@ import pandas as pd
 
 from mlbridge.atomic import check_out, staging, write_json
 from mlbridge.errors import DataError, UsageError
-from mlbridge.features import graph_inputs
 from mlbridge.heads import ClassificationHead, Head
+from mlbridge.inputs import check_inputs, table_inputs
 from mlbridge.kinds import Column, notes
 
 if TYPE_CHECKING:
@@ -31,92 +31,13 @@ if TYPE_CHECKING:
 #: 2: one named graph input per feature (numbers and categories), missing values.
 SCHEMA_VERSION = 2
 METADATA = "metadata.json"
+#: The model as plain steps (export/standalone.py), for predictions without TensorFlow.
+STEPS = "steps.json"
 #: What of metadata.json the browser gets in web/metadata.json.
-WEB_KEYS = ("schema_version", "kind", "name", "created", "key", "inputs", "output", "graph",
-            "litert", "model", "standalone", "signature", "runtimes")
+WEB_KEYS = ("schema_version", "kind", "name", "created", "key", "inputs", "other_columns",
+            "output", "graph", "litert", "model", "standalone", "signature", "runtimes")
 #: Adds files to a bundle's staging directory; returns metadata sections it fills in.
 Writer = Callable[[Path, dict], dict]
-
-
-#: A number as every runtime accepts it in a string (JavaScript's `Number` is looser:
-#: "0x10", "1_000" and "Infinity" would differ between runtimes, so none takes them).
-NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def _show(value: Any) -> str:
-    """A value as JavaScript's JSON.stringify shows it, so messages match across runtimes."""
-    if isinstance(value, float | np.floating) and math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, np.generic):
-        value = value.item()
-    try:
-        return json.dumps(value, separators=(",", ":"))
-    except TypeError:
-        return json.dumps(str(value))
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, float | np.floating) and math.isnan(value)
-
-
-def _number(name: str, value: Any) -> float:
-    if _is_missing(value):
-        return math.nan
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool | np.bool_) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str) and NUMBER.match(value.strip()):
-        return float(value.strip())
-    raise DataError(f'feature "{name}" has a value that is not a number: {_show(value)}')
-
-
-def _category(name: str, value: Any) -> str:
-    if _is_missing(value):
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool | np.bool_) and math.isfinite(value):
-        number = float(value)
-        return str(int(number)) if number.is_integer() and abs(number) < 1e21 else repr(number)
-    raise DataError(f'feature "{name}" has a value that is not text or a number: '
-                    f"{_show(value)}")
-
-
-def check_inputs(inputs: Any, specs: list[dict]) -> dict[str, np.ndarray]:
-    """Check raw inputs against the model's features; return each graph input's values.
-
-    The rules are the same in `mlbridge.js` and `predict.mjs` (one table of cases in the
-    tests runs against all three): a value or a list of values per feature name; None,
-    NaN and "" mean missing; numbers may be given as text.
-    """
-    if not isinstance(inputs, Mapping | pd.DataFrame):
-        raise DataError("inputs must be an object mapping each feature name to its values",
-                        hint="for example {" + ", ".join(f'"{s["name"]}": [...]'
-                                                        for s in specs) + "}")
-    columns = {}
-    for spec in specs:
-        name = spec["name"]
-        if name not in inputs:
-            raise DataError(f'missing feature "{name}"',
-                            hint=f"the model needs: {', '.join(s['name'] for s in specs)}")
-        raw = inputs[name]
-        values = (list(raw) if isinstance(raw, list | tuple | np.ndarray | pd.Series)
-                  else [raw])
-        if spec["kind"] == "categorical":
-            columns[spec["input"]] = np.array([_category(name, v) for v in values],
-                                              dtype=object)
-        else:
-            columns[spec["input"]] = np.array([_number(name, v) for v in values],
-                                              dtype=np.float64)
-    if len({len(v) for v in columns.values()}) > 1:
-        raise DataError("every feature needs the same number of values",
-                        hint="give the same number of values for every feature")
-    return columns
 
 
 class Bundle:
@@ -171,18 +92,48 @@ class Bundle:
                                      f"{self.path}") from exc
         return self._model
 
-    def outputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
-        """The serving model's raw output, `[rows, k]` (see `metadata.output.columns`)."""
+    @property
+    def other_columns(self) -> list[str]:
+        """Columns of the training table that are not inputs (key, target, left out):
+        a record passed whole may carry them; any other name is a mistake."""
+        return list(self.metadata.get("other_columns", []))
+
+    @cached_property
+    def steps(self) -> list | None:
+        """The model as plain steps (steps.json, as predict.mjs runs them), or None."""
+        from mlbridge.export.standalone import load_steps
+
+        path = self.path / STEPS
+        return load_steps(path) if path.is_file() else None
+
+    def check(self, inputs: Mapping[str, Any] | pd.DataFrame) -> dict[str, np.ndarray]:
+        """Raw inputs checked by the one input rule (inputs.py): values by graph input."""
+        return check_inputs(inputs, self.metadata["inputs"], self.other_columns)
+
+    def run(self, graph_inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The serving output, `[rows, k]`, for checked inputs: numpy on the bundle's
+        steps when it has them (no TensorFlow to import: a second less than a blink,
+        not ten), else the Keras model. The tests hold the two to the same answers."""
+        from mlbridge.export.standalone import run_steps
+
+        if self.steps is not None:
+            return run_steps(self.steps, [graph_inputs[spec["input"]]
+                                          for spec in self.metadata["inputs"]])
         from mlbridge.serving import serving_values
 
-        return serving_values(self.model, check_inputs(inputs, self.metadata["inputs"]))
+        return serving_values(self.model, graph_inputs)
+
+    def outputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """The serving model's raw output, `[rows, k]` (see `metadata.output.columns`)."""
+        return self.run(self.check(inputs))
 
     def predict(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """Predict from raw feature values, one value or list per feature.
 
         Regression: values in target units, `[rows]`. Classification: probabilities,
-        `[rows, labels]` in `bundle.labels` order. Missing values (None, NaN, "") are
-        imputed by the model; a category it has never seen counts as "other".
+        `[rows, labels]` in `bundle.labels` order. A feature left out, and missing values
+        (None, NaN, ""), are imputed by the model; a category it has never seen counts
+        as "other"; a name that is not a feature is an error naming the closest one.
 
         >>> bundle.predict({"twitter_followers": [1_000, 2_000_000]})
         """
@@ -205,34 +156,34 @@ class Bundle:
 
     def notes(self, inputs: Mapping[str, Any] | pd.DataFrame) -> list[list[str]]:
         """Per row, where the model is guessing: out of range, unknown category, missing."""
-        checked = list(check_inputs(inputs, self.metadata["inputs"]).values())
+        checked = list(self.check(inputs).values())
         columns = self.columns
         return [notes(columns, list(row)) for row in zip(*checked, strict=True)]
 
     def predict_table(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Add the head's columns and `notes` to a table of raw text, as read from a CSV.
+        """Add the head's columns and `notes` to a table of raw text, as read from a file.
 
         Regression: `predicted_<target>` (and `<target>_lower`, `<target>_upper`);
         classification: `predicted_<target>` (the most probable label) and one
-        `probability_<label>` per class. Cells are read as training read them: empty cells
-        and tokens such as `NA` are missing, and so is a number that does not parse;
-        every row gets a prediction, and `notes` says where the model was guessing.
+        `probability_<label>` per class. Cells are read as training read them (empty
+        cells and tokens such as `NA` are missing); a cell that is not a number where one
+        is needed gives its row no prediction and a note saying so (inputs.py). Values are
+        written as float32 holds them.
         """
-        from mlbridge.serving import serving_values
-
         columns = self.columns
-        for column in columns:
-            if column.name not in frame.columns:
-                raise DataError(f"column '{column.name}' not found; columns are: "
-                                f"{', '.join(map(str, frame.columns))}",
-                                hint=f"the model needs: {', '.join(self.features)}")
-        raw = graph_inputs(columns, frame)
-        values = serving_values(self.model, raw)
+        raw, problems = table_inputs(frame, self.metadata["inputs"])
+        values = self.run(raw)
+        bad = np.array([bool(p) for p in problems], dtype=bool)
         out = frame.copy()
         for name, column in self.head.table_columns(values).items():
-            out[name] = column
+            column = np.asarray(column)
+            if column.dtype.kind == "f":  # what float32 holds: 48.047638, not 48.04763793945...
+                out[name] = np.where(bad, np.nan, column).astype(np.float32)
+            else:
+                out[name] = np.where(bad, None, column)
         rows = zip(*(raw[c.input] for c in columns), strict=True)
-        out["notes"] = ["; ".join(notes(columns, list(row))) for row in rows]
+        out["notes"] = [problem or "; ".join(notes(columns, list(row)))
+                        for problem, row in zip(problems, rows, strict=True)]
         return out
 
     def update_metadata(self, **sections: Any) -> None:
@@ -283,6 +234,11 @@ def load(path: str | Path) -> Bundle:
         if not isinstance(metadata.get(section), list | dict):
             raise DataError(f"{path}/metadata.json has no valid '{section}' section",
                             hint="train the bundle again")
+    gone = [name for name in metadata.get("files", {}) if not (Path(path) / name).is_file()]
+    if gone:  # a bundle is written whole: a file missing means someone removed it
+        listed = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+        raise DataError(f"{path} is incomplete: {listed} missing",
+                        hint=f"train the bundle again: mlbridge train ... --out {path}")
     return Bundle(path, metadata)
 
 

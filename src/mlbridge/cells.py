@@ -7,11 +7,16 @@ a word the same way.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 #: Cell values that mean "no value" (compared after stripping, case-insensitively).
 MISSING_TOKENS = frozenset({"", "none", "null", "nan", "na", "n/a", "-", "?"})
+#: A number as every runtime reads it alike (inputs.py, web/inputs.js): what numpy would
+#: also take ("1_000", "Infinity") is not a number in a cell either.
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def missing_mask(column: pd.Series) -> np.ndarray:
@@ -34,8 +39,9 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
         values = text.astype(np.float64)
     except ValueError:
         values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
-    not_finite = ~np.isfinite(values)
-    return np.where(not_finite, np.nan, values), missing, not_finite & ~missing
+    not_numeric = (~np.isfinite(values) | ~stripped.str.fullmatch(NUMBER.pattern[1:-1])
+                   .to_numpy(dtype=bool)) & ~missing
+    return np.where(not_numeric | missing, np.nan, values), missing, not_numeric
 
 
 def clean_text(column: pd.Series) -> pd.Series:

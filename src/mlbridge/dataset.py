@@ -51,6 +51,7 @@ class Dataset:
     features_given: bool = True
     task: str = "regression"
     labels: list[str] | None = None
+    header: list[str] = field(default_factory=list)  # every column of the table, in order
 
     @property
     def rows_used(self) -> int:
@@ -246,6 +247,6 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
     train, test = split(cleaned, seed, cleaned[target].to_numpy() if labels else None)
     dataset = Dataset(train=train, test=test, features=features, target=target, key=key,
                       source=source, rows_read=len(frame), dropped=dropped, hints=hints,
-                      features_given=given, task=task, labels=labels)
+                      features_given=given, task=task, labels=labels, header=columns)
     dataset.check_enough_rows()
     return dataset

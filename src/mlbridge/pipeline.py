@@ -181,6 +181,9 @@ def train(data: str | Path | None = None, target: str | None = None,
                                    f"most {TEST_SAMPLE_ROWS:,} rows"},
         },
         "inputs": [column.to_json() for column in columns],
+        # The table's other columns: a record passed whole may carry them (inputs.py).
+        "other_columns": [name for name in dataset.header
+                          if name not in {c.name for c in columns}],
         "output": {**head.to_json(), "columns": head.columns},
         "model": {
             "kind": resolved.kind, "learning_rate": resolved.learning_rate,

@@ -37,9 +37,10 @@ class RecordStore:
     statement; values always go through bound parameters.
     """
 
-    def __init__(self, path: Path, features: list[str]) -> None:
+    def __init__(self, path: Path, features: list[str], reused: bool = False) -> None:
         self.path = path
         self.features = features
+        self.reused = reused  # built earlier from the same data, key and features
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
@@ -91,7 +92,7 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
     raw, where = read_source(data)
     built_from = _fingerprint(hashlib.sha256(raw).hexdigest(), key, inputs)
     if path.exists() and _built_from(path) == built_from:
-        return RecordStore(path, features)
+        return RecordStore(path, features, reused=True)
     frame, source = parse_table(raw, where, sep)
     columns = list(frame.columns)
     require_columns(columns, [key], "--key", source.location)

@@ -16,12 +16,26 @@ import pandas as pd
 
 #: At most this many points in a scatter plot: enough to see the cloud, fast to draw.
 MAX_POINTS = 5000
+#: What each plot shows and how to read it: its caption in the report (the plot has its
+#: own short title).
+CAPTIONS = {
+    "loss": "The loss on the rows the model fit (and, for a dnn, on held-out validation "
+            "rows) after each epoch; the dotted line marks the epoch whose weights were kept.",
+    "fit": "Each point is a row of the table, the line what the model predicts: where the "
+           "cloud leaves the line, the model misses.",
+    "residuals": "What the model missed by on each test row, against what it predicted: no "
+                 "pattern is what a good fit looks like.",
+    "confusion": "How often each true label (rows) was predicted as each label (columns), "
+                 "on rows the model never saw.",
+    "reliability": "When the model says 70%, is it right 70% of the time? Points on the "
+                   "diagonal mean its probabilities can be taken at their word.",
+}
 #: The plots of each task, by file name, with their titles.
 PLOTS = {
-    "regression": {"loss": "Training and validation loss per epoch",
+    "regression": {"loss": "Loss per epoch",
                    "fit": "The data and the model's prediction",
                    "residuals": "Residuals against predictions (test split)"},
-    "classification": {"loss": "Training and validation loss per epoch",
+    "classification": {"loss": "Loss per epoch",
                        "confusion": "Confusion matrix (test split)",
                        "reliability": "Reliability: predicted confidence against accuracy "
                                       "(test split)"},
@@ -55,7 +69,8 @@ def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.D
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for key, label in (("loss", "training"), ("val_loss", "validation")):
         values = metadata["history"].get(key, [])
-        ax.plot(range(1, len(values) + 1), values, label=label)
+        if values:  # a linear model fits on every row: it has no validation loss to draw
+            ax.plot(range(1, len(values) + 1), values, label=label)
     ax.axvline(metadata["model"]["best_epoch"], color="grey", linestyle=":", label="best epoch")
     ax.set(xlabel="epoch", ylabel="loss", title=titles["loss"])
     ax.legend()
@@ -175,7 +190,7 @@ def _interval_text(metadata: dict) -> str:
         return ""
     if output.get("half_width") is None:
         return "<p>No prediction interval (trained with <code>--interval 0</code>).</p>"
-    return (f"<p>Every prediction comes with a {output['interval']:.0%} interval: the value "
+    return (f"<p>Every prediction comes with its {output['interval']:.0%} interval: the value "
             f"± {output['half_width']:.4g} (split conformal, calibrated on "
             f"{output['calibration_rows']:,} training rows the model never fit), clipped to "
             f"[{output['min']:g}, {output['max']:g}]. On the test split it covered "
@@ -237,12 +252,14 @@ def render_html(metadata: dict) -> str:
                                      ["train / test", f"{data['rows_train']:,} / "
                                                       f"{data['rows_test']:,}"]])
     figures = "".join(f'<figure><img src="plots/{name}.png" alt="{html.escape(title)}">'
-                      f"<figcaption>{html.escape(title)}</figcaption></figure>"
+                      f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
                       for name, title in PLOTS[_task(metadata)].items())
     title = f"mlbridge report: {metadata['name']}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<link rel="icon" href="../../static/favicon.svg" type="image/svg+xml">
 <style>{_STYLE}</style></head><body>
+<p><a href="../../">← the prediction page</a></p>
 <h1>{html.escape(title)}</h1>
 <p>Predicts <b>{html.escape(metadata['output']['name'])}</b> from {html.escape(inputs)} with a
 {html.escape(model['kind'])} model: {model['epochs_run']} epochs, best at {model['best_epoch']},

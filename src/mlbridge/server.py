@@ -157,6 +157,11 @@ def create_app(bundle: Bundle, records: RecordStore | None = None) -> FastAPI:
     async def page(request: Request) -> Response:
         return serve(request, WEB_DIR, "index.html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon(request: Request) -> Response:
+        # Pages link static/favicon.svg; this answers browsers that ask anyway.
+        return serve(request, WEB_DIR, "favicon.svg")
+
     @app.get("/config.json", include_in_schema=False)
     async def config() -> JSONResponse:
         return JSONResponse(settings, headers={"Cache-Control": REVALIDATE})

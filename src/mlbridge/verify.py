@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlbridge.bundle import Bundle, check_inputs, load
+from mlbridge.bundle import Bundle, load
 from mlbridge.errors import UsageError
 from mlbridge.kinds import CategoricalColumn
 from mlbridge.runtimes import BY_NAME, RUNTIMES, NodeRuntime, Runtime, page_server, ranking, timing
@@ -65,7 +65,7 @@ def python_predictions(bundle: Bundle, inputs: dict[str, list]) -> np.ndarray:
 
     tf, _ = quiet_tensorflow()
     saved = tf.saved_model.load(str(bundle.path / "saved_model"))
-    feeds = tensors(check_inputs(inputs, bundle.metadata["inputs"]))
+    feeds = tensors(bundle.check(inputs))
     out = saved.serve(feeds).numpy().astype(np.float64)
     return out.reshape(len(out), -1)
 

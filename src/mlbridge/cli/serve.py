@@ -43,9 +43,12 @@ def _serve(bundle_path: Path, data: str | None, key: str | None, host: str, port
     bundle = load(bundle_path)
     _check_port(host, port)
     reporter = Reporter(quiet)
-    reporter.stage(f"Building the lookup database from "
-                   f"{data or bundle.metadata['data']['source']}")
+    source = data or bundle.metadata["data"]["source"]
+    reporter.stage(f"Opening the lookup database of {source}")
     records = open_records(bundle, data, key)
+    if records is not None:
+        reporter.stage(f"{records.count():,} records, " + (
+            "unchanged since the last start" if records.reused else f"built from {source}"))
     app = create_app(bundle, records)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: other machines can reach this server")

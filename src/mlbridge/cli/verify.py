@@ -90,15 +90,19 @@ def _table(parity: dict) -> None:
                   title_justify="left")
     for column in ("runtime", "max abs diff", "max rel diff", "first", "per call", "result"):
         table.add_column(column, no_wrap=column == "runtime")
+    reasons = []
     for check in parity["checks"]:
         first = f"{check['first_ms']:,.0f} ms" if "first_ms" in check else "—"
         call = f"{check['ms_per_prediction']:.3g} ms" if "ms_per_prediction" in check else "—"
         result = _STATUS[check["status"]]
-        if check.get("error"):
-            result += f" {check['error']}"
+        if check.get("error"):  # said below the table, whole, where it has room
+            reasons.append(f"  {check['runtime']}: {check['error']}")
+            result += f" ({len(reasons)})"
         table.add_row(check["runtime"], sci(check.get("max_abs_diff")),
                       sci(check.get("max_rel_diff")), first, call, result)
     out.print(table)
+    for number, reason in enumerate(reasons, 1):
+        out.print(f"({number}){reason[1:]}", highlight=False, markup=False)
     whys = {c["tolerance"]["why"] for c in parity["checks"] if isinstance(c.get("tolerance"), dict)}
     for why in sorted(whys - {"float32 weights"}):
         out.print(f"[yellow]note:[/] the tfjs runs use {why}, so their tolerance is the "

@@ -74,33 +74,33 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
         say(line)
     from mlbridge._tf import quiet_tensorflow
 
-    say("loading TensorFlow")
+    say("Loading TensorFlow")
     quiet_tensorflow()  # before the user's modules, which may import TensorFlow themselves
     import_modules(imports)
     with staging(out) as tmp:
         saved_model = tmp / "saved_model"
         conversion = Conversion()
         if fmt == "saved_model":
-            say(f"copying the SavedModel {source}")
+            say(f"Copying the SavedModel {source}")
             copy_saved_model(source, saved_model)
         else:
-            say(f"loading {source} ({fmt})")
+            say(f"Loading {source} ({fmt})")
             keras_model = load_keras(source)
             conversion.layer_names, conversion.model_name = layer_names(keras_model), \
                 keras_model.name
-            say("exporting the SavedModel")
+            say("Exporting the SavedModel")
             export_saved_model(keras_model, saved_model)
         signature = read_signature(saved_model)
-        say("converting to a TF.js graph model")
+        say("Converting to a TF.js graph model")
         model_json = convert_saved_model(saved_model, tmp / "web", signature, quantize,
                                          conversion)
         for rewrite in conversion.applied:
-            say(f"rewrite {rewrite['name']}: {rewrite['nodes']} node(s) in "
+            say(f"Rewrite {rewrite['name']}: {rewrite['nodes']} node(s) in "
                 f"{', '.join(rewrite['where'][:5])}")
-        say("converting to a LiteRT model (model.tflite)")
+        say("Converting to a LiteRT model (model.tflite)")
         litert = write_converted(saved_model, tmp / "web")
         if "skipped" in litert:
-            say(f"no model.tflite: {litert['skipped']}")
+            say(f"No model.tflite: {litert['skipped']}")
         metadata = {
             "schema_version": SCHEMA_VERSION,
             "kind": KIND,
@@ -114,7 +114,7 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
             "versions": versions(),
         }
         write_metadata(tmp, metadata)
-    say(f"wrote {out}")
+    say(f"Wrote {out}")
     return metadata
 
 

@@ -102,12 +102,20 @@ def read_steps(model: keras.Model, inputs: list[dict]) -> list[Step]:
     return steps
 
 
+#: Rows run at once: bounds memory (a one-hot of 1,000 values is 8 KB a row in float64).
+CHUNK_ROWS = 16384
+
+
 def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
     """Run the steps with numpy on raw columns (float with NaN, or str with "").
 
-    Returns the serving output, `[rows, k]`, as the graph does.
+    Returns the serving output, `[rows, k]`, as the graph does; `Bundle.predict` uses it
+    so that predicting needs no TensorFlow.
     """
     rows = len(columns[0])
+    if rows > CHUNK_ROWS:
+        return np.vstack([run_steps(steps, [c[start:start + CHUNK_ROWS] for c in columns])
+                          for start in range(0, rows, CHUNK_ROWS)])
     h = np.zeros((rows, 0))
     for step in steps:
         p = step.params
@@ -121,7 +129,9 @@ def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
         elif step.op == "category":
             slots = {v: i + 2 for i, v in enumerate(p["vocabulary"])}
             index = [1 if v == "" else slots.get(v, 0) for v in columns[p["at"]]]
-            h = np.hstack([h, np.eye(len(p["vocabulary"]) + 2)[index]])
+            one_hot = np.zeros((rows, len(p["vocabulary"]) + 2))
+            one_hot[np.arange(rows), index] = 1.0
+            h = np.hstack([h, one_hot])
         elif step.op == "dense":
             h = h @ p["kernel"] + p["bias"]
             if p["activation"] == "relu":
@@ -141,6 +151,28 @@ def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
             e = np.exp(h - h.max(axis=1, keepdims=True))
             h = e / e.sum(axis=1, keepdims=True)
     return h
+
+
+def save_steps(steps: list[Step], path: Path) -> None:
+    """Write the steps as JSON, arrays as nested lists of their float32 values (exact)."""
+    def plain(value: Any) -> Any:
+        return np.asarray(value, np.float32).tolist() if isinstance(value, np.ndarray) else value
+
+    path.write_text(json.dumps([{"op": s.op, "name": s.name,
+                                 "params": {k: plain(v) for k, v in s.params.items()}}
+                                for s in steps], separators=(",", ":")))
+
+
+def load_steps(path: Path) -> list[Step]:
+    """The steps `save_steps` wrote, weights back as float32 arrays."""
+    steps = []
+    for raw in json.loads(path.read_text()):
+        params = dict(raw["params"])
+        for key in ("kernel", "bias"):
+            if key in params:
+                params[key] = np.asarray(params[key], np.float32)
+        steps.append(Step(raw["op"], params, raw["name"]))
+    return steps
 
 
 def _number(value: float) -> str:
@@ -230,7 +262,8 @@ def emit_module(steps: list[Step], metadata: dict) -> str:
     output = metadata["output"]
     meta = {"kind": metadata["model"]["kind"], "task": output["task"],
             "features": [{"name": i["name"], "kind": i["kind"]} for i in metadata["inputs"]],
-            "target": output["name"], "columns": output["columns"]}
+            "target": output["name"], "columns": output["columns"],
+            "other": metadata.get("other_columns", [])}
     if output["task"] == "classification":
         meta["labels"] = output["labels"]
         described = f"probabilities of {', '.join(output['labels'])}"
@@ -239,7 +272,7 @@ def emit_module(steps: list[Step], metadata: dict) -> str:
         described = f"{output['name']} in [{output['min']:g}, {output['max']:g}]"
         if output.get("half_width") is not None:
             meta["interval"] = output["interval"]
-            described += f", with a {output['interval']:.0%} interval"
+            described += f", with its {output['interval']:.0%} interval"
     steps_js = "\n".join(_step_js(step) for step in steps)
     return (
         f"// Generated from mlbridge bundle \"{metadata['name']}\" ({meta['kind']}, "
@@ -254,7 +287,7 @@ def emit_module(steps: list[Step], metadata: dict) -> str:
 def emit_types(metadata: dict) -> str:
     """predict.d.ts: the feature names as a TypeScript interface, the answers' shapes."""
     fields = "\n".join(
-        f"  {json.dumps(i['name'])}: {'Category' if i['kind'] == 'categorical' else 'Value'}"
+        f"  {json.dumps(i['name'])}?: {'Category' if i['kind'] == 'categorical' else 'Value'}"
         " | ArrayLike<Value>;" for i in metadata["inputs"])
     output = metadata["output"]
     if output["task"] == "classification":
@@ -277,26 +310,31 @@ def emit_types(metadata: dict) -> str:
         "type Category = string | number | null | undefined;\n"
         f"export interface Inputs {{\n{fields}\n}}\n{answer}"
         f"/** One answer per input row{' (in target units)' if result == 'number' else ''}. "
-        "Throws on a missing feature or a value that is not a number. */\n"
+        "A feature left out is missing. Throws on a name that is not a feature or a value "
+        "that is not a number. */\n"
         f"export declare function predict(inputs: Inputs): {result}[];\n{interval}"
         "/** The model's raw output rows: [value, lower, upper] or one probability per label. */\n"
         "export declare function outputs(inputs: Inputs): number[][];\n"
         "export declare const metadata: {\n  kind: string; task: \"regression\" | "
         "\"classification\";\n"
         "  features: { name: string; kind: \"numeric\" | \"categorical\" }[];\n"
+        "  /** The table's other columns: ignored when a whole record is passed. */\n"
+        "  other: string[];\n"
         "  target: string; columns: string[]; labels?: string[]; min?: number; max?: number;\n"
         "  interval?: number;\n};\n"
     )
 
 
 def write_standalone(model: keras.Model, directory: Path, metadata: dict) -> dict:
-    """Add web/predict.mjs and web/predict.d.ts, or say in metadata why they are missing."""
+    """Add web/predict.mjs, web/predict.d.ts and steps.json (what Python predicts with),
+    or say in metadata why they are missing."""
     try:
         steps = read_steps(model, metadata["inputs"])
     except UnsupportedModel as exc:
         return {"standalone": {"skipped": f"{exc.message}; predict.mjs was not written "
                                "(the TF.js export is unaffected)"}}
     module = emit_module(steps, metadata)
+    save_steps(steps, directory / "steps.json")
     (directory / "web").mkdir(exist_ok=True)
     (directory / "web" / "predict.mjs").write_text(module)
     (directory / "web" / "predict.d.ts").write_text(emit_types(metadata))

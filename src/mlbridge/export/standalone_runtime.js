@@ -54,7 +54,7 @@ function softmax(s, h) {
 // ---- interpreter
 // {feature: raw value(s)} -> the model's output rows, as the graph gives them.
 export function outputs(inputs) {
-  const cols = columns(inputs, metadata.features);
+  const cols = columns(inputs, metadata.features, metadata.other);
   return cols[0].map((_, i) => {
     const row = cols.map((c) => c[i]);
     return STEPS.reduce((h, s) => step[s.op](s, h, row), []);

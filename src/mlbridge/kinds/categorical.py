@@ -100,7 +100,7 @@ class CategoricalColumn(Column):
         if value == "":
             return f"{self.name} is missing"
         if value not in self.known:
-            return f'"{value}" is not a {self.name} the model knows: counted as other'
+            return f'{self.name} "{value}" is a value the model does not know: counted as other'
         return None
 
     def describe(self) -> str:

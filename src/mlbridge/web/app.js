@@ -37,22 +37,38 @@ function setMessage(text) {
   if (text) show($("result"), false);
 }
 
-// A field's text as the model's raw value: blank is missing (null), which the model
-// imputes; a number may be typed with thousands separators.
-function fieldValue(text, input) {
-  const trimmed = text.trim();
-  if (trimmed === "") return null;
-  if (input.kind === "categorical") return trimmed;
-  const value = Number(trimmed.replace(/[,_\s]/g, ""));
+// The value a feature's field holds, as the model's raw value: blank is missing (null),
+// which the model imputes; a number may be typed with thousands separators; a category is
+// one of the model's values, or another typed in ("other" to the model).
+function fieldValue(input) {
+  const field = $(`feature-${input.input}`);
+  const text = (input.kind === "categorical" && field.value === OTHER
+    ? $(`feature-${input.input}-other`).value : field.value).trim();
+  if (text === "") return null;
+  if (input.kind === "categorical") return text;
+  const value = Number(text.replace(/[,_\s]/g, ""));
   if (!Number.isFinite(value)) {
-    throw new Error(`Enter a number for ${human(input.name)}, for example ${formatNumber(input.fill)}, or leave it blank.`);
+    throw new Error(`Enter a number for ${input.name}, for example ${formatNumber(input.fill)}, or leave it blank.`);
   }
   if (input.transform === "log" && value < 0) {
-    throw new Error(`Enter a number of ${human(input.name)} that is 0 or more.`);
+    throw new Error(`Enter a number of ${input.name} that is 0 or more.`);
   }
   return value;
 }
 
+// Put a raw value (from a looked-up record) into a feature's field.
+function setField(input, value) {
+  const text = value === null || value === undefined ? "" : String(value);
+  const field = $(`feature-${input.input}`);
+  if (input.kind !== "categorical") {
+    field.value = text;
+    return;
+  }
+  const known = text === "" || input.vocabulary.includes(text);
+  field.value = known ? text : OTHER;
+  $(`feature-${input.input}-other`).value = known ? "" : text;
+  $(`feature-${input.input}-other`).hidden = known;
+}
 
 function describe(m) {
   return { tfjs: `TF.js (${m.backend} backend)`, litert: `LiteRT.js (${m.backend})` }[m.runtime]
@@ -74,10 +90,7 @@ async function onLookup(event) {
   try {
     const record = await lookup.get(key);
     if (record === null) return setMessage(`No ${human(config.key)} “${key}” in the data.`);
-    for (const input of model.metadata.inputs) {
-      const value = record.features[input.name];
-      $(`feature-${input.input}`).value = value === null || value === undefined ? "" : String(value);
-    }
+    for (const input of model.metadata.inputs) setField(input, record.features[input.name]);
     await predictAndShow(record.features, record.key);
   } catch (error) {
     setMessage(`Could not predict: ${error.message}`);
@@ -88,9 +101,7 @@ async function onValues(event) {
   event.preventDefault();
   try {
     const values = {};
-    for (const input of model.metadata.inputs) {
-      values[input.name] = fieldValue($(`feature-${input.input}`).value, input);
-    }
+    for (const input of model.metadata.inputs) values[input.name] = fieldValue(input);
     await predictAndShow(values, null);
   } catch (error) {
     setMessage(error.message);
@@ -108,22 +119,31 @@ function onType() {
   }, 150);
 }
 
-// A labelled field per feature: a number field, or a text field suggesting the known values.
+const OTHER = "\u0000other"; // the select's "another value" choice: a text box appears
+
+// A labelled field per feature, named as the table names it (the notes do too): a number
+// box, or for a category a choice of the model's values, "not known", or another value.
 function field(input) {
   const id = `feature-${input.input}`;
-  const label = Object.assign(document.createElement("label"), { htmlFor: id });
-  label.textContent = human(input.name);
-  const box = Object.assign(document.createElement("input"), { id, name: input.name, autocomplete: "off" });
-  if (input.kind === "categorical") {
-    const list = Object.assign(document.createElement("datalist"), { id: `${id}-values` });
-    list.append(...input.vocabulary.map((value) => Object.assign(document.createElement("option"), { value })));
-    box.setAttribute("list", list.id);
-    box.placeholder = `for example ${input.vocabulary.slice(0, 3).join(", ")}`;
-    return [label, box, list];
+  const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: input.name });
+  if (input.kind !== "categorical") {
+    const box = Object.assign(document.createElement("input"), { id, name: input.name, autocomplete: "off" });
+    box.inputMode = "decimal";
+    box.placeholder = `${formatNumber(input.min)} to ${formatNumber(input.max)} in the training data`;
+    return [label, box];
   }
-  box.inputMode = "decimal";
-  box.placeholder = `${formatNumber(input.min)} to ${formatNumber(input.max)} in the training data`;
-  return [label, box];
+  const option = (value, text) => Object.assign(document.createElement("option"), { value, textContent: text });
+  const select = Object.assign(document.createElement("select"), { id, name: input.name });
+  select.append(option("", "(not known)"), ...input.vocabulary.map((v) => option(v, v)), option(OTHER, "another value…"));
+  const other = Object.assign(document.createElement("input"), {
+    id: `${id}-other`, autocomplete: "off", hidden: true, placeholder: `another ${input.name}: the model counts it as other`,
+  });
+  other.setAttribute("aria-label", `another ${input.name}`);
+  select.addEventListener("change", () => {
+    other.hidden = select.value !== OTHER;
+    if (!other.hidden) other.focus();
+  });
+  return [label, select, other];
 }
 
 function buildForms() {
@@ -140,6 +160,8 @@ function buildForms() {
   if (lookup) {
     $("key-label").textContent = `${human(config.key)[0].toUpperCase()}${human(config.key).slice(1)}`;
     show($("lookup-form"), true);
+  } else {
+    $("value-hint").textContent = "Enter the values; leave a field blank if it is not known.";
   }
   for (const button of document.querySelectorAll("button")) button.disabled = false;
 }

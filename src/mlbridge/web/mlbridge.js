@@ -89,7 +89,8 @@ async function open(base, metadata, { kind, backend }) {
   const name = kind === "standalone" ? "standalone" : `${kind}-${opened.backend}`;
   const model = { metadata, runtime: kind, backend: opened.backend, name, run: opened.run, dispose: opened.dispose };
   if (!metadata.inputs) return model; // a converted model: run(feeds) only
-  const outputs = opened.outputs ?? (async (inputs) => opened.table(columns(inputs, metadata.inputs)));
+  const outputs = opened.outputs
+    ?? (async (inputs) => opened.table(columns(inputs, metadata.inputs, metadata.other_columns)));
   return {
     ...model,
     outputs,

@@ -10,7 +10,7 @@ function note(input, value) {
   if (input.kind === "categorical") {
     if (value === "") return `${name} is missing`;
     if (!input.vocabulary.includes(value)) {
-      return `"${value}" is not a ${name} the model knows: counted as other`;
+      return `${name} "${value}" is a value the model does not know: counted as other`;
     }
     return null;
   }

@@ -74,7 +74,7 @@ export function showAnswer(row, values, label, { metadata, keyName, answeredBy }
     const value = values[input.name];
     const text = value === null || value === undefined || value === "" ? "(missing)"
       : typeof value === "number" ? formatNumber(value) : String(value);
-    list.append(element("dt", human(input.name)), element("dd", text));
+    list.append(element("dt", input.name), element("dd", text)); // as the table and the notes name it
   }
   $("prediction-value").dataset.value = classifier ? row.join(",") : String(row[0]);
   for (const id of ["bar", "bar-scale"]) $(id).hidden = classifier;
