@@ -111,7 +111,8 @@ def accuracy(runs: dict) -> str:
     for kind in ("linear", "dnn"):
         trained = fit(columns, x_train, y_train, head, TrainingConfig(kind=kind))
         results[f"mlbridge {kind}"] = regression_metrics(
-            y_test, serving_values(serving_model(trained.training, head), x_test)[:, 0])
+            y_test, serving_values(serving_model(trained.training, head), columns,
+                                   x_test)[:, 0])
     encoded = EncodedSplits(columns, x_train, x_test, y_train, y_test)
     results["closed-form least squares, log1p(followers)"] = regression_metrics(
         y_test, least_squares(encoded.train_blocks(), encoded.test_blocks(), (0.0, 100.0)))

@@ -28,6 +28,7 @@ from runtimes import runtimes
 from scale import scale
 from static_site import static_site
 from tables import tables
+from text import text_section
 
 
 def main() -> None:
@@ -60,6 +61,8 @@ def main() -> None:
         sections.append(("12. Predicting without TensorFlow",
                          predict_section(sizes, runs["mlbridge"]["bundle"], work / "large.csv",
                                          work)))
+        sections.append(("13. Text: a column of words, and a vocabulary's size",
+                         text_section(sizes, work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

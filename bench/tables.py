@@ -111,7 +111,7 @@ def embedding(sizes: Sizes) -> str:
     config = TrainingConfig(kind="dnn", epochs=sizes.embedding_epochs)
     one_hot = fit(columns, x_train, y_train, head, config)
     serving = serving_model(one_hot.training, head)
-    ours = regression_metrics(y_test, serving_values(serving, x_test)[:, 0])["mse"]
+    ours = regression_metrics(y_test, serving_values(serving, columns, x_test)[:, 0])["mse"]
 
     keras.utils.set_random_seed(0)
     number = keras.Input(shape=(1,), name="x")
@@ -123,10 +123,10 @@ def embedding(sizes: Sizes) -> str:
         h = keras.layers.Dense(64, activation="relu")(h)
     model = keras.Model({"x": number, "genre": text}, keras.layers.Dense(1)(h))
     model.compile(optimizer=keras.optimizers.Adam(0.001), loss="mse")
-    model.fit(tensors(x_train), head.training_target(y_train), validation_split=0.2,
+    model.fit(tensors(columns, x_train), head.training_target(y_train), validation_split=0.2,
               epochs=sizes.embedding_epochs, batch_size=one_hot.config.batch_size, verbose=0,
               callbacks=[keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True)])
-    standardized = model.predict(tensors(x_test), verbose=0).reshape(-1)
+    standardized = model.predict(tensors(columns, x_test), verbose=0).reshape(-1)
     theirs = regression_metrics(y_test, standardized * head.std + head.mean)["mse"]
     width = columns[1].width
     return ("`--model dnn` on a second generated table of the same shape: mlbridge's one-hot "

@@ -19,7 +19,8 @@ def test_quick_benchmark_writes_every_section(tmp_path):
                     "7. Tables as they come", "8. Labels and ranges",
                     "9. The install, and models you bring", "10. A static site, no server",
                     "11. Runtimes: TF.js, LiteRT.js and predict.mjs, on every model",
-                    "12. Predicting without TensorFlow"):
+                    "12. Predicting without TensorFlow",
+                    "13. Text: a column of words, and a vocabulary's size"):
         assert f"## {section}" in text
     assert "HistGradientBoostingRegressor" in text and "TF.js, webgl" in text
     assert "requests per second" in text and "not measured" not in text
@@ -28,4 +29,5 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert "LogisticRegression" in text and "coverage (input-dependent)" in text
     assert "Left out of mlbridge's environment: jax, jaxlib, flax" in text
     assert "litert-wasm" in text and "`mlbridge predict --data`" in text
-    assert text.count("**met**") + text.count("**missed**") == 22  # every goal is judged
+    assert "CountVectorizer" in text and "50,000" in text
+    assert text.count("**met**") + text.count("**missed**") == 23  # every goal is judged

@@ -285,11 +285,11 @@ def test_page_links_the_report(page, browser, live_server):
     report.goto(f"{live_server}/{href}")
     assert report.title() == "mlbridge report: artists"
     sizes = report.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
-    assert len(sizes) == 3 and all(width > 0 for width in sizes)  # plots served too
+    assert len(sizes) == 2 and all(width > 0 for width in sizes)  # plots served too
     font = report.eval_on_selector("body", "b => getComputedStyle(b).fontFamily")
     assert "system-ui" in font  # its inline stylesheet is allowed by the report's CSP
     captions = report.eval_on_selector_all("figcaption", "cs => cs.map(c => c.textContent)")
-    assert "dotted line" in captions[0] and "an 80%" not in report.content()
+    assert "where the cloud leaves the line" in captions[0] and "an 80%" not in report.content()
     assert "Every prediction comes with its 80% interval" in report.text_content("body")
     report.click("text=← the prediction page")  # and back to the page
     report.wait_for_selector("body[data-ready=true]")

@@ -258,7 +258,7 @@ def test_recurrent_model_runs_after_loop_rewrite(converted, browser, tmp_path) -
     loop, bias = meta["rewrites"]
     assert loop["name"] == "loop-switch-control-edges"
     assert loop["where"] == ["gru", "lstm"]
-    assert "rewrite loop-switch-control-edges: 11 node(s) in gru, lstm" in \
+    assert "Rewrite loop-switch-control-edges: 11 node(s) in gru, lstm" in \
         converted.logs["recurrent"]
     # The LSTM cell's x·W + h·U is fused as a matmul whose "bias" is a tensor: TF.js wasm
     # takes a [units] bias only, so that add is taken out of the fused node.

@@ -38,7 +38,11 @@ def test_the_key_and_an_id_like_text_column_are_left_out(tmp_path):
     path = write_csv(tmp_path / "t.csv", "id,name,group,score,y\n" + "\n".join(rows) + "\n")
     choice = choose_columns(load_dataset(path, "y", None, "id"))
     assert [c.name for c in choice.columns] == ["group", "score"]
-    assert "like an id or a name" in choice.left_out["name"]
+    # "name 0", "name 1", ...: text, but its one repeated word is in every row.
+    assert "no word in at least 2 rows" in choice.left_out["name"]
+    ids = write_csv(tmp_path / "ids.csv",
+                    "code,x,y\n" + "".join(f"c{i},{i % 5},{i}\n" for i in range(40)))
+    assert "like an id" in choose_columns(load_dataset(ids, "y", None)).left_out["code"]
 
 
 def test_forced_categorical_and_constant_and_empty_columns(tmp_path):

@@ -170,7 +170,7 @@ def test_files_carry_validators_and_a_current_copy_gets_a_304(live_server):
 @pytest.mark.parametrize("path", [
     "/", "/config.json", "/static/app.js", "/vendor/tfjs/4.22.0/tf.fesm.min.js",
     "/models/artists/web/model.json", "/models/artists/report.html",
-    "/models/artists/plots/loss.png", "/api/records/taylorswift13", "/api/records?prefix=ta",
+    "/models/artists/plots/fit.png", "/api/records/taylorswift13", "/api/records?prefix=ta",
     "/api/records/nobody_at_all", "/api/records?limit=0", "/healthz", "/no/such/page",
 ])
 def test_every_kind_of_response_carries_the_security_headers(live_server, path):

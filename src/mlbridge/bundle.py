@@ -121,7 +121,7 @@ class Bundle:
                                           for spec in self.metadata["inputs"]])
         from mlbridge.serving import serving_values
 
-        return serving_values(self.model, graph_inputs)
+        return serving_values(self.model, self.columns, graph_inputs)
 
     def outputs(self, inputs: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
         """The serving model's raw output, `[rows, k]` (see `metadata.output.columns`)."""

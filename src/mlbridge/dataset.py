@@ -186,7 +186,7 @@ def split(frame: pd.DataFrame, seed: int, strata: np.ndarray | None = None
 
 
 def check_options(target: str | None, features: list[str] | None, key: str | None,
-                  categorical: list[str] | None) -> None:
+                  categorical: list[str] | None, text: list[str] | None = None) -> None:
     """Contradictions between the column options, found before the file is opened."""
     features = list(features or [])
     if target is not None and target in features:
@@ -197,24 +197,30 @@ def check_options(target: str | None, features: list[str] | None, key: str | Non
                          hint="the key names records (like a handle); pick another --key")
     if len(set(features)) != len(features):
         raise UsageError("a feature is listed twice", hint="list each feature column once")
-    for name in categorical or []:
-        if name in (target, key) or (features and name not in features):
-            raise UsageError(f"--categorical '{name}' is not a feature",
-                             hint="name feature columns only"
-                             + (f": {', '.join(features)}" if features else ""))
+    for option, names in (("--categorical", categorical), ("--text", text)):
+        for name in names or []:
+            if name in (target, key) or (features and name not in features):
+                raise UsageError(f"{option} '{name}' is not a feature",
+                                 hint="name feature columns only"
+                                 + (f": {', '.join(features)}" if features else ""))
+    both = set(categorical or []) & set(text or [])
+    if both:
+        raise UsageError(f"'{sorted(both)[0]}' is given as both --categorical and --text",
+                         hint="pick one kind for each column")
 
 
 def load_dataset(location: str | Path, target: str | None, features: list[str] | None = None,
                  key: str | None = None, sep: str | None = None, seed: int = 0,
                  target_range: tuple[float, float] | None = None,
-                 categorical: list[str] | None = None, task: str | None = None) -> Dataset:
+                 categorical: list[str] | None = None, task: str | None = None,
+                 text: list[str] | None = None) -> Dataset:
     """Read, validate, clean and split a table: the whole first stage in one call.
 
     No `features` means every column but the target and the key (the next stage leaves
     out those that cannot help). Columns are checked against the header before the
     file is parsed.
     """
-    check_options(target, features, key, categorical)
+    check_options(target, features, key, categorical, text)
     if task is not None and task not in TASKS:
         raise UsageError(f"unknown task '{task}'",
                          hint="use --task regression or --task classification")
@@ -226,6 +232,7 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
     require_columns(columns, [target], "--target", where)
     require_columns(columns, list(features or []), "--features", where)
     require_columns(columns, list(categorical or []), "--categorical", where)
+    require_columns(columns, list(text or []), "--text", where)
     if key is not None:
         require_columns(columns, [key], "--key", where)
     given = bool(features)

@@ -1,7 +1,7 @@
 """Column choice: which columns become model inputs, of which kind, and which are left out.
 
-`choose_columns` decides, on the training split, what kind each column is (a number or
-a category: the kinds are in `kinds/`) and which columns cannot help (left out, each
+`choose_columns` decides, on the training split, what kind each column is (a number, a
+category or text: the kinds are in `kinds/`) and which columns cannot help (left out, each
 with its reason). `graph_inputs` and `EncodedSplits` turn a table into what the graph
 takes and what the baselines fit on.
 """
@@ -18,10 +18,24 @@ import pandas as pd
 from mlbridge.cells import parse_numbers
 from mlbridge.dataset import NUMERIC_SHARE, Dataset
 from mlbridge.errors import DataError
-from mlbridge.kinds import MIN_COUNT, CategoricalColumn, Column, NumericColumn
+from mlbridge.kinds import (
+    MAX_WORDS,
+    MIN_COUNT,
+    MIN_ROWS,
+    CategoricalColumn,
+    Column,
+    NumericColumn,
+    TextColumn,
+    rows_per_chunk,
+    words,
+)
 
 #: Text columns with distinct values on at least this share of rows look like ids/names.
 ID_LIKE_SHARE = 0.9
+#: A column is free text when at least this share of its values have two words or more...
+TEXT_WORDS_SHARE = 0.5
+#: ... and at least this share of its values differ (else it is a category of phrases).
+TEXT_DISTINCT_SHARE = 0.2
 _DATE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
                    r"([ T]\d{1,2}:\d{2}(:\d{2})?.*)?$")
 #: The converter names a lookup table's resource inputs unknown, unknown_1, ...
@@ -46,9 +60,21 @@ def graph_name(name: str, taken: set[str]) -> str:
 
 
 
-def _left_out_reason(text: pd.Series, numbers: np.ndarray | None) -> str | None:
+def looks_like_text(cells: pd.Series) -> bool:
+    """Free text rather than a category: most values have several words, and many values
+    differ (a title, a name, a list of genres; "New York" among ten cities stays a
+    category)."""
+    present = cells[cells != ""].iloc[:2000]
+    if present.empty:
+        return False
+    several = present.map(lambda value: len(words(value)) >= 2).mean()
+    return bool(several >= TEXT_WORDS_SHARE and present.nunique() >= TEXT_DISTINCT_SHARE
+                * len(present))
+
+
+def _left_out_reason(cells: pd.Series, numbers: np.ndarray | None, kind: str) -> str | None:
     """Why a column chosen automatically cannot help, or None if it can."""
-    present = text[text != ""]
+    present = cells[cells != ""]
     if present.empty:
         return "empty in every row"
     distinct = present.nunique()
@@ -58,7 +84,8 @@ def _left_out_reason(text: pd.Series, numbers: np.ndarray | None) -> str | None:
         sample = present.iloc[:200]
         if sample.str.match(_DATE).mean() > 0.9:
             return "looks like a date"
-        if len(present) >= 20 and distinct >= ID_LIKE_SHARE * len(present):
+        if kind == "categorical" and len(present) >= 20 and distinct >= ID_LIKE_SHARE * len(
+                present):
             return "a different value on (nearly) every row, like an id or a name"
     else:
         x = numbers[~np.isnan(numbers)]
@@ -76,27 +103,41 @@ class ColumnChoice:
     left_out: dict[str, str]
 
 
+def _kind(name: str, cells: pd.Series, numeric: bool, categorical: set[str],
+          text: set[str]) -> str:
+    if name in text:
+        return "text"
+    if name in categorical:
+        return "categorical"
+    if numeric:
+        return "numeric"
+    return "text" if looks_like_text(cells) else "categorical"
+
+
 def choose_columns(dataset: Dataset, categorical: list[str] | None = None,
-                   transform: str = "auto") -> ColumnChoice:
+                   transform: str = "auto", text: list[str] | None = None,
+                   max_words: int = MAX_WORDS) -> ColumnChoice:
     """Decide each feature's kind on the training split, and fit it.
 
     A column is numeric when at least 95% of the values present in the training split
-    are numbers (the rest count as missing), unless `categorical` names it; otherwise it
-    is a category. Columns chosen
-    automatically (no `--features`) that cannot help are left out with a reason;
-    columns the user named fail instead, since silently ignoring them would surprise.
+    are numbers (the rest count as missing); otherwise it is text when most values have
+    several words and many differ (`looks_like_text`), else a category. `categorical`
+    and `text` force a kind. Columns chosen automatically (no `--features`) that cannot
+    help are left out with a reason; columns the user named fail instead, since
+    silently ignoring them would surprise.
     """
-    forced = set(categorical or [])
+    forced_categories, forced_text = set(categorical or []), set(text or [])
     columns: list[Column] = []
     left_out: dict[str, str] = {}
     taken: set[str] = set()
     for name in dataset.features:
-        text = CategoricalColumn.text(dataset.train[name])
-        parsed = parse_numbers(text)
+        cells = CategoricalColumn.text(dataset.train[name])
+        parsed = parse_numbers(cells)
         _, missing, not_numeric = parsed
         present = max(int((~missing).sum()), 1)
-        numeric = name not in forced and not_numeric.sum() <= (1 - NUMERIC_SHARE) * present
-        reason = _left_out_reason(text, parsed[0] if numeric else None)
+        numeric = not_numeric.sum() <= (1 - NUMERIC_SHARE) * present
+        kind = _kind(name, cells, numeric, forced_categories, forced_text)
+        reason = _left_out_reason(cells, parsed[0] if kind == "numeric" else None, kind)
         if reason is not None and (not dataset.features_given or reason.startswith(
                 ("empty", "one value"))):
             if dataset.features_given:
@@ -106,17 +147,22 @@ def choose_columns(dataset: Dataset, categorical: list[str] | None = None,
                                 hint=f"leave '{name}' out of --features")
             left_out[name] = reason
             continue
-        if numeric:
-            columns.append(NumericColumn.fit(name, graph_name(name, taken), text, transform,
-                                             parsed))
+        input_name = graph_name(name, taken)
+        if kind == "numeric":
+            columns.append(NumericColumn.fit(name, input_name, cells, transform, parsed))
             continue
-        column = CategoricalColumn.fit(name, graph_name(name, taken), text)
+        if kind == "text":
+            column: Column = TextColumn.fit(name, input_name, cells, max_words)
+            empty = (f"text with no word in at least {MIN_ROWS} rows of the training split "
+                     "but not in all of them")
+        else:
+            column = CategoricalColumn.fit(name, input_name, cells)
+            empty = f"no value occurs {MIN_COUNT} times in the training split"
         if not column.vocabulary:
-            reason = f"no value occurs {MIN_COUNT} times in the training split"
             if dataset.features_given:
-                raise DataError(f"feature '{name}': {reason}, so it adds nothing",
+                raise DataError(f"feature '{name}': {empty}, so it adds nothing",
                                 hint=f"leave '{name}' out of --features, or pass more rows")
-            left_out[name] = reason
+            left_out[name] = empty
             continue
         columns.append(column)
     if not columns:
@@ -152,7 +198,9 @@ class EncodedSplits:
     x_test: dict[str, np.ndarray]
     y_train: np.ndarray
     y_test: np.ndarray
-    chunk: int = 65536
+    @property
+    def chunk(self) -> int:
+        return rows_per_chunk(sum(c.width for c in self.columns))
 
     def _blocks(self, x: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
         rows = len(next(iter(x.values())))

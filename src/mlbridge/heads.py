@@ -127,11 +127,16 @@ class RegressionHead(Head):
 
     def baselines(self, encoded: EncodedSplits) -> dict[str, dict[str, float]]:
         """Predict-the-mean, and closed-form least squares on the same encoded features."""
+        from mlbridge.linear import CLOSED_FORM_WIDTH
+
         y_test = encoded.y_test
         mean = np.full(len(y_test), float(np.mean(encoded.y_train)))
-        fitted = least_squares(encoded.train_blocks(), encoded.test_blocks(), (self.min, self.max))
-        return {"mean": regression_metrics(y_test, mean),
-                "least_squares": regression_metrics(y_test, fitted)}
+        found = {"mean": regression_metrics(y_test, mean)}
+        if sum(c.width for c in encoded.columns) <= CLOSED_FORM_WIDTH:  # else XᵀX is too big
+            fitted = least_squares(encoded.train_blocks(), encoded.test_blocks(),
+                                   (self.min, self.max))
+            found["least_squares"] = regression_metrics(y_test, fitted)
+        return found
 
     def table_columns(self, outputs: np.ndarray) -> dict[str, np.ndarray]:
         """The columns `predict --data` adds."""
@@ -213,7 +218,8 @@ class ClassificationHead(Head):
 
         y_test = self.training_target(encoded.y_test).astype(int)
         prior = np.asarray(self.train_counts, np.float64) / sum(self.train_counts)
-        x_train, y_train = _first_rows(encoded, BASELINE_ROWS)
+        width = sum(c.width for c in encoded.columns)
+        x_train, y_train = _first_rows(encoded, min(BASELINE_ROWS, 2**25 // max(width, 1)))
         model = LogisticRegression(max_iter=2000).fit(
             x_train, self.training_target(y_train).astype(int))
         x_test = np.vstack(list(encoded.test_blocks()))

@@ -12,8 +12,8 @@ the browser (`mlbridge.js`, the page) and `predict.mjs` call `columns` of
   unless it is a column the model was trained beside (its key, its target, a column it
   left out: `other`), which is ignored, so a whole record may be passed;
 - a number may be given as text in the one form every runtime reads alike (`"1.5e3"`,
-  not `"0x10"`, `"1_000"` or `"Infinity"`); a category is text (a number is read as its
-  text).
+  not `"0x10"`, `"1_000"` or `"Infinity"`); a category or a text is text (a number is
+  read as its text).
 
 A file is a table, not a request: `table_inputs` reads its cells as training read them
 (`NA`, `null`, `?` ... are missing too), and a cell that is not a number where one is
@@ -131,19 +131,19 @@ def check_inputs(inputs: Any, specs: list[dict], other: Sequence[str] = ()
         raw = inputs[spec["name"]]
         values = (list(raw) if isinstance(raw, list | tuple | np.ndarray | pd.Series)
                   else [raw])
-        convert = as_category if spec["kind"] == "categorical" else as_number
+        convert = as_number if spec["kind"] == "numeric" else as_category
         columns[spec["input"]] = [convert(spec["name"], v) for v in values]
     if len({len(v) for v in columns.values()}) > 1:
         raise DataError("every feature needs the same number of values",
                         hint="give the same number of values for every feature")
     rows = len(next(iter(columns.values())))
     return {spec["input"]: np.array(columns.get(spec["input"], [missing(spec)] * rows),
-                                    dtype=object if spec["kind"] == "categorical"
-                                    else np.float64) for spec in specs}
+                                    dtype=np.float64 if spec["kind"] == "numeric"
+                                    else object) for spec in specs}
 
 
 def missing(spec: dict) -> float | str:
-    return "" if spec["kind"] == "categorical" else math.nan
+    return math.nan if spec["kind"] == "numeric" else ""
 
 
 def table_inputs(frame: pd.DataFrame, specs: list[dict]) -> tuple[dict[str, np.ndarray],
@@ -158,9 +158,9 @@ def table_inputs(frame: pd.DataFrame, specs: list[dict]) -> tuple[dict[str, np.n
         name = spec["name"]
         if name not in frame.columns:
             inputs[spec["input"]] = np.full(rows, missing(spec),
-                                            dtype=object if spec["kind"] == "categorical"
-                                            else np.float64)
-        elif spec["kind"] == "categorical":
+                                            dtype=np.float64 if spec["kind"] == "numeric"
+                                            else object)
+        elif spec["kind"] != "numeric":
             inputs[spec["input"]] = clean_text(frame[name]).to_numpy(dtype=object)
         else:
             values, _, bad = parse_numbers(frame[name])

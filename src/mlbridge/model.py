@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlbridge.errors import TrainError, UsageError
-from mlbridge.kinds import CategoricalColumn, Column
+from mlbridge.kinds import CategoricalColumn, Column, rows_per_chunk
+from mlbridge.linear import CLOSED_FORM_WIDTH
 from mlbridge.serving import tensors
 
 if TYPE_CHECKING:
@@ -95,13 +96,15 @@ class TrainedModel:
     best_epoch: int
     unseen_slots: dict[str, list[str]]
     validation_split: float  # the share of rows held out to validate (0: fit on all)
+    fit: dict | None = None  # a closed-form fit (linear regression): how, on how many rows
 
 
 def build(kind: str, columns: list[Column], head: Head) -> keras.Model:
     """The training model: raw inputs → encoders → dense layers → what the loss sees."""
     from mlbridge.layers import keras
 
-    inputs = {c.input: keras.Input(shape=(1,), name=c.input, dtype=c.dtype) for c in columns}
+    inputs = {c.input: keras.Input(shape=(c.feed_width,), name=c.input, dtype=c.dtype)
+              for c in columns}
     encoded = [c.layer()(inputs[c.input]) for c in columns]
     h = keras.layers.Concatenate(name="encoded")(encoded) if len(encoded) > 1 else encoded[0]
     if kind == "dnn":
@@ -118,8 +121,13 @@ def serving_model(training: keras.Model, head: Head) -> keras.Model:
     return keras.Model(training.input, head.serving_output(training.output), name="mlbridge")
 
 
-def batches(x: dict[str, np.ndarray], y: np.ndarray, config: TrainingConfig,
-            hold_out: float) -> tuple[Any, Any]:
+#: Fed numbers held in memory at once when training (1 GiB of float32); past that, each
+#: batch is fed as it is needed (a text of 50,000 words on a million rows is 200 GB fed).
+FED_NUMBERS = 2**28
+
+
+def batches(columns: list[Column], x: dict[str, np.ndarray], y: np.ndarray,
+            config: TrainingConfig, hold_out: float) -> tuple[Any, Any]:
     """`(training, validation)` datasets, built once: the last `hold_out` share of the
     (already shuffled) rows validate (None when 0); the rest are cut into batches whose
     order is reshuffled every epoch.
@@ -127,11 +135,17 @@ def batches(x: dict[str, np.ndarray], y: np.ndarray, config: TrainingConfig,
     Built once rather than by `fit(validation_split=...)`, which rebuilds its pipeline
     every epoch: that was half the training time on small tables. Shuffling batches, not
     rows, costs nothing on a million rows; the rows were shuffled by the split already.
+    When the fed inputs would not fit in FED_NUMBERS, batches are fed one at a time from
+    the raw values instead, so memory does not grow with the rows.
     """
     import tensorflow as tf
 
     cut = math.ceil(len(y) * (1 - hold_out))  # where Keras's validation_split cuts
-    features = tensors(x)
+    if len(y) * sum(c.feed_width for c in columns) > FED_NUMBERS:
+        return (_streamed(columns, x, y, 0, cut, config.batch_size, config.seed),
+                _streamed(columns, x, y, cut, len(y), max(config.batch_size, 4096))
+                if cut < len(y) else None)
+    features = tensors(columns, x)
     fitted = tf.data.Dataset.from_tensor_slices(({k: v[:cut] for k, v in features.items()},
                                                  y[:cut]))
     fitted = fitted.batch(config.batch_size).cache()
@@ -142,6 +156,27 @@ def batches(x: dict[str, np.ndarray], y: np.ndarray, config: TrainingConfig,
     validation = tf.data.Dataset.from_tensor_slices(({k: v[cut:] for k, v in features.items()},
                                                      y[cut:]))
     return fitted.prefetch(2), validation.batch(max(config.batch_size, 4096)).cache()
+
+
+def _streamed(columns: list[Column], x: dict[str, np.ndarray], y: np.ndarray, start: int,
+              stop: int, size: int, seed: int | None = None) -> Any:
+    """Rows `start:stop` as batches fed when asked for (in a new order each epoch when
+    `seed` is given): memory of one batch, whatever the rows."""
+    import tensorflow as tf
+
+    starts = np.arange(start, stop, size)
+    rng = np.random.default_rng(seed)
+
+    def generate() -> Any:
+        order = rng.permutation(starts) if seed is not None else starts
+        for first in order:
+            rows = slice(first, min(first + size, stop))
+            yield ({c.input: c.feed(x[c.input][rows]) for c in columns}, y[rows])
+
+    signature = ({c.input: tf.TensorSpec((None, c.feed_width),
+                                         tf.string if c.dtype == "string" else tf.float32)
+                  for c in columns}, tf.TensorSpec((None,), tf.as_dtype(y.dtype)))
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
 
 
 def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarray,
@@ -157,6 +192,9 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
     config = config.resolved(len(y_train))
     keras.utils.set_random_seed(config.seed)
     training = build(config.kind, columns, head)
+    if (config.kind == "linear" and head.task == "regression"
+            and sum(c.width for c in columns) <= CLOSED_FORM_WIDTH):
+        return fit_exactly(training, columns, x_train, y_train, head, config)
     # One compiled call runs a whole epoch's steps: Keras's per-step Python overhead was
     # most of the training time on small tables (36 steps of 32 rows an epoch).
     rule = stopping(config.kind, head)
@@ -177,7 +215,8 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
                      float(logs.get("val_loss", math.nan)))
 
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
-    fitted, validation = batches(x_train, head.training_target(y_train), config, hold_out)
+    fitted, validation = batches(columns, x_train, head.training_target(y_train), config,
+                                 hold_out)
     history = training.fit(fitted, validation_data=validation, epochs=config.epochs,
                            shuffle=False, verbose=0, callbacks=callbacks).history
     losses = history.get(rule["monitor"], [])
@@ -191,6 +230,32 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
                         history={k: [float(v) for v in vs] for k, vs in history.items()},
                         epochs_run=len(losses), best_epoch=int(np.argmin(losses)) + 1,
                         unseen_slots=unseen, validation_split=hold_out)
+
+
+def fit_exactly(training: keras.Model, columns: list[Column], x_train: dict[str, np.ndarray],
+                y_train: np.ndarray, head: Head, config: TrainingConfig) -> TrainedModel:
+    """A linear regression's weights in closed form (linear.py): the least-squares
+    optimum on every training row, in one pass, a text's words with the ridge penalty
+    held-out error prefers; no epochs."""
+    from mlbridge.linear import fit, sums_by_fold
+
+    y = head.training_target(y_train).astype(np.float64)
+    rows, width = len(y), sum(c.width for c in columns)
+    chunk = rows_per_chunk(width)
+    blocks = ((np.hstack([c.encode(x_train[c.input][start:start + chunk]) for c in columns]),
+               y[start:start + chunk]) for start in range(0, rows, chunk))
+    penalized = np.concatenate([np.full(c.width, c.kind == "text") for c in columns])
+    solved = fit(sums_by_fold(blocks, width), penalized)
+    dense = first_dense(training)
+    dense.set_weights([solved.kernel.reshape(-1, 1).astype(np.float32),
+                       np.array([solved.bias], dtype=np.float32)])
+    unseen = average_unseen_slots(training, columns, x_train)
+    return TrainedModel(training=training, config=config, history={}, epochs_run=0,
+                        best_epoch=0, unseen_slots=unseen, validation_split=0.0,
+                        fit={"method": "least squares, closed form", "rows": rows,
+                             **({"words_penalty": solved.penalty,
+                                 "held_out_mse": {str(k): v for k, v in solved.held_out.items()}}
+                                if solved.held_out else {})})
 
 
 def first_dense(model: keras.Model) -> Any:

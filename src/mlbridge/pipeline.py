@@ -33,7 +33,7 @@ from mlbridge.heads import (
     RegressionHead,
     choose_head,
 )
-from mlbridge.kinds import TRANSFORMS, CategoricalColumn, Column
+from mlbridge.kinds import MAX_WORDS, TRANSFORMS, CategoricalColumn, Column
 from mlbridge.model import DEFAULT_EPOCHS, TrainingConfig
 from mlbridge.resources import DEFAULT_DATA
 
@@ -75,7 +75,8 @@ def _split_off(x: dict[str, np.ndarray], y: np.ndarray, share: float
 
 def train(data: str | Path | None = None, target: str | None = None,
           features: list[str] | None = None, key: str | None = None,
-          categorical: list[str] | None = None, out: str | Path | None = None,
+          categorical: list[str] | None = None, text: list[str] | None = None,
+          max_words: int = MAX_WORDS, out: str | Path | None = None,
           model: str = "linear", task: str | None = None, interval: float = DEFAULT_INTERVAL,
           transform: str = "auto", epochs: int = DEFAULT_EPOCHS,
           learning_rate: float | None = None, batch_size: int | None = None, seed: int = 0,
@@ -89,7 +90,8 @@ def train(data: str | Path | None = None, target: str | None = None,
     the key is a candidate; those that cannot help are left out, each with its reason
     in `metadata["data"]["left_out"]`. A target of numbers is regression (with an
     interval of coverage `interval`, 0 for none); a target of labels is classification
-    (`task` forces either).
+    (`task` forces either). `categorical` and `text` force a column's kind; a text keeps
+    at most `max_words` words.
 
     `out` defaults to `models/<name of the data file>`. A bundle already there is
     replaced when it was trained on a file of the same name for the same target (a
@@ -116,6 +118,8 @@ def train(data: str | Path | None = None, target: str | None = None,
         raise UsageError(f"unknown quantization '{quantize}'", hint="use float16 or uint8")
     if target_range is not None and not target_range[0] < target_range[1]:
         raise UsageError("--target-range must be LOW,HIGH with LOW < HIGH")
+    if max_words < 1:
+        raise UsageError("--max-words must be at least 1")
     if not 0 <= interval < 1:
         raise UsageError(f"--interval {interval:g} is not a coverage between 0 and 1",
                          hint="for example --interval 0.9, or --interval 0 for none")
@@ -127,8 +131,8 @@ def train(data: str | Path | None = None, target: str | None = None,
 
     progress.stage(f"Reading {data}")
     dataset = load_dataset(data, target, features, key, sep, seed, target_range, categorical,
-                           task)
-    choice = choose_columns(dataset, categorical, transform)
+                           task, text)
+    choice = choose_columns(dataset, categorical, transform, text, max_words)
     columns = choice.columns
     dataset = dataset.with_features([c.name for c in columns])
     as_type = object if dataset.task == "classification" else np.float64
@@ -157,9 +161,9 @@ def train(data: str | Path | None = None, target: str | None = None,
     trained = model_stage.fit(columns, x_train, y_train, head, config, on_epoch=progress.epoch)
     serving = model_stage.serving_model(trained.training, head)
     if calibrated:
-        head.calibrate(y_cal, serving_values(serving, x_cal)[:, 0])
+        head.calibrate(y_cal, serving_values(serving, columns, x_cal)[:, 0])
         serving = model_stage.serving_model(trained.training, head)
-    outputs = serving_values(serving, x_test)
+    outputs = serving_values(serving, columns, x_test)
     metrics = evaluate_model(head, columns, EncodedSplits(columns, x_train, x_test, y_train,
                                                           y_test), outputs)
     sample = dataset.test.sample(min(len(dataset.test), TEST_SAMPLE_ROWS), random_state=seed)
@@ -189,7 +193,8 @@ def train(data: str | Path | None = None, target: str | None = None,
             "kind": resolved.kind, "learning_rate": resolved.learning_rate,
             "batch_size": resolved.batch_size, "epoch_cap": resolved.epochs,
             "epochs_run": trained.epochs_run, "best_epoch": trained.best_epoch,
-            "early_stopping": model_stage.stopping(resolved.kind, head),
+            "early_stopping": None if trained.fit else model_stage.stopping(resolved.kind, head),
+            "fit": trained.fit,
             "validation_split": trained.validation_split, "seed": seed,
             "unseen_slots": trained.unseen_slots,
         },
@@ -207,7 +212,7 @@ def train(data: str | Path | None = None, target: str | None = None,
 
     def write_report(directory: Path, meta: dict) -> dict:
         report_stage.write_plots(directory, meta, dataset.train, dataset.test,
-                                 lambda frame: serving_values(serving,
+                                 lambda frame: serving_values(serving, columns,
                                                               graph_inputs(columns, frame)))
         report_stage.write_report(directory, meta)
         return {}

@@ -106,12 +106,12 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
     for spec in inputs:
         column = Column.from_json(spec)
         parsed = column.values(frame[spec["name"]])[usable]
-        values.append([None if (v == "" if column.kind == "categorical" else math.isnan(v))
+        values.append([None if (math.isnan(v) if column.kind == "numeric" else v == "")
                        else v for v in parsed.tolist()])
     rows = zip(keys[usable].tolist(), *values, strict=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
-    types = ", ".join(f"f{i} {'TEXT' if spec['kind'] == 'categorical' else 'REAL'}"
+    types = ", ".join(f"f{i} {'REAL' if spec['kind'] == 'numeric' else 'TEXT'}"
                       for i, spec in enumerate(inputs))
     marks = ", ".join("?" * (len(features) + 1))
     with sqlite3.connect(partial) as conn:

@@ -42,6 +42,17 @@ PLOTS = {
 }
 
 
+def how_fitted(model: dict) -> str:
+    """How the model was fitted, in words (the report and the CLI's summary say it)."""
+    fit = model.get("fit")
+    if fit:
+        words = (f"; words' ridge penalty {fit['words_penalty']:g} by 5-fold held-out error"
+                 if "words_penalty" in fit else "")
+        return f"fitted exactly ({fit['method']}, on {fit['rows']:,} rows{words}; no epochs)"
+    return (f"{model['epochs_run']} epochs, best at {model['best_epoch']}, batch size "
+            f"{model['batch_size']}, learning rate {model['learning_rate']:g}")
+
+
 def _task(metadata: dict) -> str:
     return metadata["output"].get("task", "regression")
 
@@ -66,15 +77,17 @@ def write_plots(directory: Path, metadata: dict, train: pd.DataFrame, test: pd.D
     plots = directory / "plots"
     plots.mkdir(exist_ok=True)  # never its parents: see pipeline.train
     titles = PLOTS[_task(metadata)]
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for key, label in (("loss", "training"), ("val_loss", "validation")):
-        values = metadata["history"].get(key, [])
-        if values:  # a linear model fits on every row: it has no validation loss to draw
-            ax.plot(range(1, len(values) + 1), values, label=label)
-    ax.axvline(metadata["model"]["best_epoch"], color="grey", linestyle=":", label="best epoch")
-    ax.set(xlabel="epoch", ylabel="loss", title=titles["loss"])
-    ax.legend()
-    _save(fig, plots / "loss.png")
+    if metadata["history"]:  # a closed-form fit (a linear regression) has no epochs to draw
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for key, label in (("loss", "training"), ("val_loss", "validation")):
+            values = metadata["history"].get(key, [])
+            if values:  # a model fit on every row has no validation loss to draw
+                ax.plot(range(1, len(values) + 1), values, label=label)
+        ax.axvline(metadata["model"]["best_epoch"], color="grey", linestyle=":",
+                   label="best epoch")
+        ax.set(xlabel="epoch", ylabel="loss", title=titles["loss"])
+        ax.legend()
+        _save(fig, plots / "loss.png")
     if _task(metadata) == "classification":
         _classification_plots(plt, plots, metadata)
     else:
@@ -253,7 +266,8 @@ def render_html(metadata: dict) -> str:
                                                       f"{data['rows_test']:,}"]])
     figures = "".join(f'<figure><img src="plots/{name}.png" alt="{html.escape(title)}">'
                       f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
-                      for name, title in PLOTS[_task(metadata)].items())
+                      for name, title in PLOTS[_task(metadata)].items()
+                      if name != "loss" or metadata["history"])
     title = f"mlbridge report: {metadata['name']}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -262,8 +276,7 @@ def render_html(metadata: dict) -> str:
 <p><a href="../../">← the prediction page</a></p>
 <h1>{html.escape(title)}</h1>
 <p>Predicts <b>{html.escape(metadata['output']['name'])}</b> from {html.escape(inputs)} with a
-{html.escape(model['kind'])} model: {model['epochs_run']} epochs, best at {model['best_epoch']},
-batch size {model['batch_size']}, learning rate {model['learning_rate']:g}.
+{html.escape(model['kind'])} model: {html.escape(how_fitted(model))}.
 Trained {html.escape(metadata['created'])} on <code>{html.escape(data['source'])}</code>.</p>
 <h2>Inputs</h2>
 {_inputs_section(metadata)}

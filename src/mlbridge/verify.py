@@ -23,7 +23,7 @@ import pandas as pd
 
 from mlbridge.bundle import Bundle, load
 from mlbridge.errors import UsageError
-from mlbridge.kinds import CategoricalColumn
+from mlbridge.kinds import CategoricalColumn, TextColumn
 from mlbridge.runtimes import BY_NAME, RUNTIMES, NodeRuntime, Runtime, page_server, ranking, timing
 
 RTOL, ATOL = 1e-4, 1e-3
@@ -39,16 +39,20 @@ def parity_inputs(bundle: Bundle) -> dict[str, list]:
 
     Edge rows hold the other features at a typical value (median, most frequent) and
     vary one: for a number its smallest and largest seen, 0, 1, ten times the largest,
-    and missing; for a category its most frequent values, an unseen value, and missing.
+    and missing; for a category its most frequent values, an unseen value, and missing;
+    for text its frequent words together, in capitals with punctuation, unseen words,
+    and missing.
     Missing is None for a number and "" for a category, as the clients send them.
     """
     columns = bundle.columns
     test = pd.read_csv(bundle.path / "test.csv", dtype=str, keep_default_na=False)
     rows = {c.name: list(c.values(test[c.name])) for c in columns}
-    typical = {c.name: (c.vocabulary[0] if isinstance(c, CategoricalColumn) else c.fill)
-               for c in columns}
+    typical = {c.name: (c.fill if c.kind == "numeric" else c.vocabulary[0]) for c in columns}
     for column in columns:
-        if isinstance(column, CategoricalColumn):
+        if isinstance(column, TextColumn):  # several words, case and punctuation, unseen
+            first = column.vocabulary[:3]
+            edges = [" ".join(first), f"{first[0].upper()}, {first[-1]}!", UNSEEN, ""]
+        elif isinstance(column, CategoricalColumn):
             edges = [*column.vocabulary[:3], UNSEEN, ""]
         else:
             edges = [column.min, column.max, 0.0, 1.0, 10 * column.max, math.nan]
@@ -65,7 +69,7 @@ def python_predictions(bundle: Bundle, inputs: dict[str, list]) -> np.ndarray:
 
     tf, _ = quiet_tensorflow()
     saved = tf.saved_model.load(str(bundle.path / "saved_model"))
-    feeds = tensors(bundle.check(inputs))
+    feeds = tensors(bundle.columns, bundle.check(inputs))
     out = saved.serve(feeds).numpy().astype(np.float64)
     return out.reshape(len(out), -1)
 

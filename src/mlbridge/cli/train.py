@@ -13,6 +13,7 @@ from rich.text import Text
 from mlbridge.cli.common import Debug, Quiet, Reporter, app, out, run
 from mlbridge.errors import UsageError
 from mlbridge.heads import DEFAULT_INTERVAL
+from mlbridge.kinds.text import MAX_WORDS
 from mlbridge.model import DEFAULT_EPOCHS
 
 
@@ -80,8 +81,13 @@ def train(
         "the key, leaving out those that cannot help (ids, dates, constants).",
         show_default=False)] = None,
     categorical: Annotated[str | None, typer.Option(
-        help="Feature column(s) to treat as categories even if they hold numbers "
-        "(a text column always is one).", show_default=False)] = None,
+        help="Feature column(s) to treat as categories, even if they hold numbers or "
+        "look like free text.", show_default=False)] = None,
+    text: Annotated[str | None, typer.Option(
+        help="Feature column(s) to read as free text (a bag of words). Default: a column "
+        "whose values mostly have several words and mostly differ.", show_default=False)] = None,
+    max_words: Annotated[int, typer.Option(
+        help="At most this many words per text column, the most frequent first.")] = MAX_WORDS,
     key: Annotated[str | None, typer.Option(
         help="Column naming each record (looked up by the page). Default with the bundled "
         "data: handle.")] = None,
@@ -128,7 +134,8 @@ def train(
         try:
             return train_api(
                 data, target=target, features=_split_list(features), key=key,
-                categorical=_split_list(categorical), out=out_dir,
+                categorical=_split_list(categorical), text=_split_list(text),
+                max_words=max_words, out=out_dir,
                 model=model, task=task, interval=interval, transform=transform, epochs=epochs,
                 learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                 sep=_parse_sep(sep), target_range=_parse_range(target_range),
@@ -168,8 +175,9 @@ def print_summary(bundle: Any, quiet: bool) -> None:
         out.print(Text.assemble("  ", (name, "dim"), f"  left out: {reason}"))
     task = (f"classification of {len(meta['output']['labels'])} labels" if classifier
             else "regression")
-    out.print(f"[bold]Model[/] {model['kind']} {task}: {model['epochs_run']} epochs, best at "
-              f"{model['best_epoch']}")
+    from mlbridge.report import how_fitted
+
+    out.print(f"[bold]Model[/] {model['kind']} {task}: {how_fitted(model)}")
     out.print(_metrics_table(meta))
     output, test = meta["output"], metrics["test"]
     if not classifier and output.get("half_width") is not None:
@@ -188,5 +196,5 @@ def _example(spec: dict) -> str:
     """`name=value` for the summary's example command, quoted for a shell when needed."""
     import shlex
 
-    value = spec["vocabulary"][0] if spec["kind"] == "categorical" else f"{spec['fill']:g}"
+    value = f"{spec['fill']:g}" if spec["kind"] == "numeric" else spec["vocabulary"][0]
     return shlex.quote(f"{spec['name']}={value}")

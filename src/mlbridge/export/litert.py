@@ -31,8 +31,8 @@ def lite_model(serving: keras.Model, columns: list[Column]) -> keras.Model:
     instead of its text), sharing the serving model's layers and weights."""
     from mlbridge.layers import keras
 
-    inputs = {c.input: keras.Input((1,), batch_size=1, name=c.input, dtype=c.lite_dtype)
-              for c in columns}
+    inputs = {c.input: keras.Input((c.feed_width,), batch_size=1, name=c.input,
+                                   dtype=c.lite_dtype) for c in columns}
     h: Any = [c.lite_encoder(serving)(inputs[c.input]) for c in columns]
     encoders = {c.layer_name for c in columns}
     for layer in serving.layers:
@@ -133,7 +133,8 @@ def write_litert(serving: keras.Model, columns: list[Column], directory: Path) -
 
     tf, _ = quiet_tensorflow()
     # Keras exports a dynamic batch whatever the Input says: the signature fixes it.
-    specs = {c.input: tf.TensorSpec((1, 1), c.lite_dtype, name=c.input) for c in columns}
+    specs = {c.input: tf.TensorSpec((1, c.feed_width), c.lite_dtype, name=c.input)
+             for c in columns}
     try:
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             lite_model(serving, columns).export(str(Path(tmp) / "lite"), verbose=False,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlbridge.errors import ExportError
+from mlbridge.kinds.text import TextColumn
 
 if TYPE_CHECKING:
     import keras
@@ -45,9 +46,11 @@ class Step:
     name: str = ""
 
 
-def _encoder_step(layer: Any, at: int) -> Step:
-    """The step for the layer that encodes input number `at` (a feature)."""
+def _encoder_step(layer: Any, at: int, spec: dict) -> Step:
+    """The step for the layer that encodes input number `at` (a feature, `spec`)."""
     kind = type(layer).__name__
+    if kind == "Identity" and spec["kind"] == "text":  # the multi-hot comes made: its words
+        return Step("text", {"at": at, "vocabulary": spec["vocabulary"]}, layer.name)
     if kind == "NumericEncoding":
         return Step("number", {"at": at, "fill": layer.fill, "log": layer.log,
                                "mean": layer.mean, "std": layer.std,
@@ -70,8 +73,8 @@ def read_steps(model: keras.Model, inputs: list[dict]) -> list[Step]:
     encoders = {}
     for at, spec in enumerate(inputs):
         (layer,) = [layer for layer in model.layers if layer.name in (
-            f"{spec['input']}_encode", f"{spec['input']}_lookup")]
-        encoders[layer.name] = _encoder_step(layer, at)
+            f"{spec['input']}_encode", f"{spec['input']}_lookup", f"{spec['input']}_words")]
+        encoders[layer.name] = _encoder_step(layer, at, spec)
     steps = list(encoders.values())
     for layer in model.layers:
         kind = type(layer).__name__
@@ -102,8 +105,11 @@ def read_steps(model: keras.Model, inputs: list[dict]) -> list[Step]:
     return steps
 
 
-#: Rows run at once: bounds memory (a one-hot of 1,000 values is 8 KB a row in float64).
-CHUNK_ROWS = 16384
+def _width(steps: list[Step]) -> int:
+    """Numbers a row's encoding holds: what running the steps in chunks must bound."""
+    return sum(len(s.params["vocabulary"]) + (2 if s.op == "category" else 0)
+               if s.op in ("category", "text") else 2 for s in steps
+               if s.op in ("number", "category", "text"))
 
 
 def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
@@ -112,10 +118,12 @@ def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
     Returns the serving output, `[rows, k]`, as the graph does; `Bundle.predict` uses it
     so that predicting needs no TensorFlow.
     """
-    rows = len(columns[0])
-    if rows > CHUNK_ROWS:
-        return np.vstack([run_steps(steps, [c[start:start + CHUNK_ROWS] for c in columns])
-                          for start in range(0, rows, CHUNK_ROWS)])
+    from mlbridge.kinds import rows_per_chunk
+
+    rows, size = len(columns[0]), rows_per_chunk(_width(steps))
+    if rows > size:
+        return np.vstack([run_steps(steps, [c[start:start + size] for c in columns])
+                          for start in range(0, rows, size)])
     h = np.zeros((rows, 0))
     for step in steps:
         p = step.params
@@ -132,6 +140,9 @@ def run_steps(steps: list[Step], columns: list[np.ndarray]) -> np.ndarray:
             one_hot = np.zeros((rows, len(p["vocabulary"]) + 2))
             one_hot[np.arange(rows), index] = 1.0
             h = np.hstack([h, one_hot])
+        elif step.op == "text":
+            h = np.hstack([h, TextColumn("", "", vocabulary=p["vocabulary"]).encode(
+                columns[p["at"]])])
         elif step.op == "dense":
             h = h @ p["kernel"] + p["bias"]
             if p["activation"] == "relu":
@@ -204,6 +215,7 @@ def _step_js(step: Step) -> str:
                            + ("flag: true, " if p["flag"] else "")
                            + f"mean: {_number(p['mean'])}, std: {_number(p['std'])}"),
         "category": lambda: f"at: {p['at']}, vocabulary: {json.dumps(p['vocabulary'])}",
+        "text": lambda: f"at: {p['at']}, vocabulary: {json.dumps(p['vocabulary'])}",
         "dense": lambda: ((f'activation: "{p["activation"]}", '
                            if p["activation"] != "linear" else "")
                           + f"bias: {_array(p['bias'])},\n    kernel: {_array(p['kernel'])}"),
@@ -224,7 +236,7 @@ _WEB = Path(__file__).parents[1] / "web"
 #: Browser modules whose code predict.mjs carries too (one source for every runtime):
 #: always the input checks and the answers; the category lookup when a step needs it.
 _SHARED_FILES = [_WEB / "inputs.js", _WEB / "answers.js"]
-_SHARED_BY_STEP = {"category": _WEB / "lookups.js"}
+_SHARED_BY_STEP = {"category": _WEB / "lookups.js", "text": _WEB / "text.js"}
 
 
 def _without_header(text: str) -> str:

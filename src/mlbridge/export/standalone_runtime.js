@@ -24,6 +24,11 @@ function category(s, h, row) {
   for (let i = 0; i < s.vocabulary.length + 2; i++) h.push(i === slot ? 1 : 0);
   return h;
 }
+// ---- text
+function text(s, h, row) {
+  for (const v of wordHot([row[s.at]], s.vocabulary)) h.push(v); // text.js: its words, 0/1
+  return h;
+}
 // ---- dense
 function dense(s, h) {
   const out = [];

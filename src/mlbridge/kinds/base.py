@@ -11,6 +11,14 @@ import pandas as pd
 
 #: Every kind by its `kind` name, filled as the subclasses are defined.
 KINDS: dict[str, type[Column]] = {}
+#: Encoded numbers held at once when rows are encoded in chunks (32 MB of float64).
+CHUNK_NUMBERS = 2**22
+
+
+def rows_per_chunk(width: int) -> int:
+    """Rows to encode at once for `width` numbers a row: memory bounded whatever the width
+    (a text of 10,000 words is 10,000 numbers a row), between 1,024 and 65,536 rows."""
+    return int(min(65536, max(1024, CHUNK_NUMBERS // max(width, 1))))
 
 
 def _format(x: float) -> str:
@@ -49,7 +57,17 @@ class Column(ABC):
     def layer(self) -> Any:
         """The Keras layer that encodes this input inside the graph."""
 
-    #: What the LiteRT model (which has no strings) takes for this input, `[batch, 1]`.
+    @property
+    def feed_width(self) -> int:
+        """Numbers per row the graph input takes: 1, or (text) its vocabulary's size."""
+        return 1
+
+    def feed(self, values: np.ndarray) -> np.ndarray:
+        """Checked raw values → what the graph input is fed, `[rows, feed_width]`: the
+        value itself (a number or a category's text), or for text its words (TextColumn)."""
+        return np.asarray(values).reshape(-1, 1)
+
+    #: What the LiteRT model (which has no strings) takes for this input.
     lite_dtype: ClassVar[str] = "float32"
 
     def lite_encoder(self, serving: Any) -> Any:

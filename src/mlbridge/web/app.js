@@ -45,7 +45,7 @@ function fieldValue(input) {
   const text = (input.kind === "categorical" && field.value === OTHER
     ? $(`feature-${input.input}-other`).value : field.value).trim();
   if (text === "") return null;
-  if (input.kind === "categorical") return text;
+  if (input.kind !== "numeric") return text;
   const value = Number(text.replace(/[,_\s]/g, ""));
   if (!Number.isFinite(value)) {
     throw new Error(`Enter a number for ${input.name}, for example ${formatNumber(input.fill)}, or leave it blank.`);
@@ -122,11 +122,17 @@ function onType() {
 const OTHER = "\u0000other"; // the select's "another value" choice: a text box appears
 
 // A labelled field per feature, named as the table names it (the notes do too): a number
-// box, or for a category a choice of the model's values, "not known", or another value.
+// box, a text box for text, or for a category a choice of the model's values, "not
+// known", or another value.
 function field(input) {
   const id = `feature-${input.input}`;
   const label = Object.assign(document.createElement("label"), { htmlFor: id, textContent: input.name });
-  if (input.kind !== "categorical") {
+  if (input.kind === "text") { // free text: a line, or an area for long texts
+    const box = Object.assign(document.createElement(input.long ? "textarea" : "input"), { id, name: input.name });
+    box.placeholder = `words such as ${input.vocabulary.slice(0, 4).join(", ")}`;
+    return [label, box];
+  }
+  if (input.kind === "numeric") {
     const box = Object.assign(document.createElement("input"), { id, name: input.name, autocomplete: "off" });
     box.inputMode = "decimal";
     box.placeholder = `${formatNumber(input.min)} to ${formatNumber(input.max)} in the training data`;

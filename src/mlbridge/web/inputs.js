@@ -63,10 +63,10 @@ export function columns(inputs, features, other = []) {
   const checked = new Map(given.map(({ name, kind }) => {
     const raw = inputs[name];
     const values = Array.isArray(raw) || ArrayBuffer.isView(raw) ? Array.from(raw) : [raw];
-    return [name, values.map((v) => (kind === "categorical" ? asCategory : asNumber)(name, v))];
+    return [name, values.map((v) => (kind === "numeric" ? asNumber : asCategory)(name, v))];
   }));
   const rows = [...checked.values()].map((c) => c.length);
   if (rows.some((n) => n !== rows[0])) throw new Error("every feature needs the same number of values");
   // A feature left out is missing in every row: the model imputes it.
-  return features.map(({ name, kind }) => checked.get(name) ?? Array(rows[0]).fill(kind === "categorical" ? "" : NaN));
+  return features.map(({ name, kind }) => checked.get(name) ?? Array(rows[0]).fill(kind === "numeric" ? NaN : ""));
 }

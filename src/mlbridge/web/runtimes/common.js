@@ -1,4 +1,5 @@
 // runtimes/common.js: what the runtime modules share.
+import { wordHot } from "../text.js";
 
 // An error that says "this runtime cannot run here" (no WebGPU, no model file for it), as
 // opposed to "it ran and failed": verify records the first as unavailable, never as a pass.
@@ -7,9 +8,14 @@ export function unavailable(message) {
 }
 
 // A trained bundle's inputs: one column of checked values per feature (inputs.js), each
-// fed as [rows, 1]. `encode(column, input)` gives the values and dtype a runtime takes.
+// fed as [rows, width]: width 1, but a text's multi-hot of its words (text.js).
+// `encode(column, input)` gives the values and dtype a runtime takes for the others.
 export function tableFeeds(cols, inputs, encode) {
   return Object.fromEntries(inputs.map((input, j) => {
+    if (input.kind === "text") {
+      const width = input.vocabulary.length;
+      return [input.input, { values: wordHot(cols[j], input.vocabulary), shape: [cols[j].length, width], dtype: "float32" }];
+    }
     const { name, values, dtype } = encode(cols[j], input);
     return [name, { values, shape: [cols[j].length, 1], dtype }];
   }));
