@@ -171,3 +171,81 @@ def save(model: keras.Model, path: Path) -> Path:
     """Save as .keras or .h5, by the path's suffix."""
     model.save(str(path))
     return path
+
+
+# --- Text models: a TextVectorization or StringLookup on a string input -------------------
+
+WORDS = ["the", "movie", "was", "great", "bad", "not", "a", "film", "i", "loved", "it",
+         "hated", "café", "naïve", "don't", "br", "12", "x"]
+REVIEWS = ["The movie was GREAT!", "bad film, i hated it<br />", "i loved it... naïve?",
+           "not a great movie", "Café 12 x", "", "was it bad? not bad"]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def custom_standardization(text):
+    """keras.io's "text classification from scratch": lower, drop "<br />", punctuation."""
+    import re
+    import string
+
+    import tensorflow as tf
+
+    lowercase = tf.strings.lower(text)
+    stripped = tf.strings.regex_replace(lowercase, "<br />", " ")
+    return tf.strings.regex_replace(stripped, f"[{re.escape(string.punctuation)}]", "")
+
+
+def text_classifier() -> keras.Model:
+    """keras.io's flow: a TextVectorization adapted on texts, with its custom standardize,
+    then a classifier model nested in the end-to-end one (Embedding, Conv1D, pooling)."""
+    _seed()
+    vectorize = layers.TextVectorization(max_tokens=40, output_mode="int",
+                                         output_sequence_length=12, name="vectorize",
+                                         standardize=custom_standardization)
+    vectorize.adapt(REVIEWS * 3)
+    ids = keras.Input((12,), dtype="int64", name="ids")
+    x = layers.GlobalMaxPooling1D()(layers.Conv1D(8, 3, activation="relu")(
+        layers.Embedding(40, 8)(ids)))
+    inner = keras.Model(ids, layers.Dense(1, activation="sigmoid")(x), name="classifier")
+    text = keras.Input((1,), dtype="string", name="text")
+    return keras.Model(text, inner(vectorize(text)), name="end_to_end")
+
+
+def text_multi_hot() -> keras.Model:
+    """Words as a multi-hot (lower and strip punctuation, whitespace), then Dense layers."""
+    _seed()
+    text = keras.Input((1,), dtype="string", name="text")
+    x = layers.TextVectorization(max_tokens=50, output_mode="multi_hot", vocabulary=WORDS,
+                                 name="vectorize")(text)
+    x = layers.Dense(8, activation="relu", name="hidden")(x)
+    return keras.Model(text, layers.Dense(1, activation="sigmoid", name="score")(x),
+                       name="text_multi_hot")
+
+
+def string_lookup() -> keras.Model:
+    """A StringLookup on the string input (ids) into an Embedding, beside a number."""
+    _seed()
+    genre = keras.Input((1,), dtype="string", name="genre")
+    stars = keras.Input((1,), name="stars")
+    x = layers.StringLookup(vocabulary=["rock", "pop", "jazz", "Blues", "électro"],
+                            name="lookup")(genre)
+    x = layers.GlobalAveragePooling1D(name="pool")(layers.Embedding(8, 4, name="embed")(x))
+    x = layers.Concatenate()([x, stars])
+    return keras.Model([genre, stars], layers.Dense(1, name="score")(x), name="string_lookup")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def shout(text):
+    """Upper-casing: an op (StringUpper) the browser is not trusted to redo exactly."""
+    import tensorflow as tf
+
+    return tf.strings.upper(text)
+
+
+def text_shouting() -> keras.Model:
+    """A TextVectorization whose standardize the browser cannot redo: refused, exit 2."""
+    _seed()
+    text = keras.Input((1,), dtype="string", name="text")
+    x = layers.TextVectorization(vocabulary=WORDS, standardize=shout,
+                                 output_sequence_length=4, name="vectorize")(text)
+    x = layers.GlobalAveragePooling1D()(layers.Embedding(50, 4)(x))
+    return keras.Model(text, layers.Dense(1)(x), name="shouting")

@@ -200,7 +200,7 @@ def test_verify_cli_passes_and_records_parity(artists_bundle):
                for c in ran if c["runtime"] != "standalone-node")
     report = (artists_bundle.path / "report.html").read_text()
     assert "standalone-node" in report and "Not checked yet" not in report
-    assert parity["inputs"] == 358 + 6  # the test rows, then 6 edge rows
+    assert parity["inputs"] == 373 + 6  # the test rows, then 6 edge rows
 
 
 def test_verify_fails_on_tampered_weights(artists_bundle, tmp_path):

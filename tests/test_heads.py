@@ -25,13 +25,13 @@ def test_the_task_follows_the_target():
     assert load_dataset(PENGUINS, "body_mass_g", None).task == "regression"
 
 
-def test_the_split_keeps_every_class_on_both_sides():
+def test_the_hash_split_cuts_each_class_about_80_20():
     data = load_dataset(PENGUINS, "species", None)
     for split in (data.train, data.test):
         assert set(split["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
     shares = data.test["species"].value_counts(normalize=True)
     overall = pd.concat([data.train, data.test])["species"].value_counts(normalize=True)
-    assert (shares - overall).abs().max() < 0.02  # stratified
+    assert (shares - overall).abs().max() < 0.05  # by chance, not stratified
 
 
 def test_bad_targets_are_refused(tmp_path):
@@ -99,7 +99,7 @@ def test_regression_carries_an_interval_with_honest_coverage(artists_bundle):
     output, test = artists_bundle.metadata["output"], artists_bundle.metrics["test"]
     assert output["columns"] == ["value", "lower", "upper"] and output["interval"] == 0.8
     assert output["calibration_rows"] == artists_bundle.metadata["data"]["rows_calibration"]
-    assert abs(test["interval_coverage"] - 0.8) < 0.06  # 358 test rows: a few points
+    assert abs(test["interval_coverage"] - 0.8) < 0.06  # 373 test rows: a few points
     value, lower, upper = artists_bundle.predict_interval({"twitter_followers": [90_000]})[0]
     assert lower < value < upper and upper - lower == pytest.approx(
         2 * output["half_width"], rel=1e-4)

@@ -34,7 +34,7 @@ def test_bundle_has_every_file_of_the_contract(artists_bundle):
         "name": "twitter_followers", "input": "twitter_followers", "kind": "numeric",
         "dtype": "float32", "transform": "log", "min": 1.0, "max": 111024636.0,
         "fill": 94661.0, "missing_indicator": False}  # the training median
-    assert meta["data"]["test_sample"]["rows"] == 358
+    assert meta["data"]["test_sample"]["rows"] == 373
     assert meta["output"]["name"] == "popularity"
     assert meta["files"]["web/model.json"] > 0
     web = json.loads((artists_bundle.path / "web/metadata.json").read_text())

@@ -23,7 +23,7 @@ from mlbridge.atomic import check_out, staging, write_json
 from mlbridge.errors import DataError, UsageError
 from mlbridge.heads import ClassificationHead, Head
 from mlbridge.inputs import check_inputs, table_inputs
-from mlbridge.kinds import Column, notes
+from mlbridge.kinds import Column, notes, table_notes
 
 if TYPE_CHECKING:
     import keras
@@ -181,9 +181,8 @@ class Bundle:
                 out[name] = np.where(bad, np.nan, column).astype(np.float32)
             else:
                 out[name] = np.where(bad, None, column)
-        rows = zip(*(raw[c.input] for c in columns), strict=True)
-        out["notes"] = [problem or "; ".join(notes(columns, list(row)))
-                        for problem, row in zip(problems, rows, strict=True)]
+        out["notes"] = np.where(bad, np.asarray(problems, dtype=object),
+                                table_notes(columns, raw))
         return out
 
     def update_metadata(self, **sections: Any) -> None:

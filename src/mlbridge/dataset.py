@@ -16,7 +16,7 @@ import pandas as pd
 
 from mlbridge.cells import clean_text, parse_numbers
 from mlbridge.errors import DataError, UsageError
-from mlbridge.reading import Source, parse_table, read_header, read_source, require_columns
+from mlbridge.reading import Source, open_table, require_columns
 
 #: A column is numeric when at least this share of its present values are numbers; the
 #: few others ("unknown", "n.a.", typos) count as unusable. Used for features and target.
@@ -164,25 +164,40 @@ def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None
     return pd.DataFrame(columns, index=np.flatnonzero(keep)), dropped, hints
 
 
-def split(frame: pd.DataFrame, seed: int, strata: np.ndarray | None = None
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Shuffle with `seed` and cut 80/20; the same seed always gives the same split.
+def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
+    """A 64-bit hash per row, salted by `seed`, that reads a number as its value: "0",
+    "0.0" and a Parquet 0.0 are the same cell, so a table hashes alike in every format."""
+    salt = f"{seed:016d}"[-16:]
+    hashed = np.zeros(len(frame), dtype=np.uint64)
+    for name in frame.columns:
+        column = frame[name]
+        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        is_number = ~np.isnan(numbers)
+        text = np.where(is_number, "", column.astype(str).to_numpy(dtype=object))
+        cell = (pd.util.hash_array(np.where(is_number, numbers + 0.0, 0.0), hash_key=salt)
+                ^ pd.util.hash_array(text.astype(object), hash_key=salt))
+        hashed = hashed * np.uint64(1_000_003) + cell  # wraps around: mixing, not counting
+    return hashed
 
-    With `strata` (class labels), each class is cut 80/20 on its own, so a rare class
-    has rows on both sides rather than, by chance, none in the test split.
+
+def split(frame: pd.DataFrame, seed: int, key: str | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cut 80/20 by a hash of each row: of its key where there is one (a repeated key's
+    rows stay together), else of the whole row; salted by `seed`.
+
+    So the same row is on the same side at any size, in any file order, in any format
+    and in any batch of a stream: a split that needs no shuffle of the whole table and
+    no second look at it. It is not stratified: each class goes 80/20 on average, by
+    chance. The training rows come back in a seeded random order, which the calibration
+    and validation cuts rely on.
     """
-    order = np.random.default_rng(seed).permutation(len(frame))
-    if strata is None:
-        n_test = max(1, round(len(frame) * TEST_FRACTION))
-        return frame.iloc[order[n_test:]], frame.iloc[order[:n_test]]
-    shuffled = np.asarray(strata)[order]
-    test = np.zeros(len(frame), dtype=bool)
-    for label in pd.unique(shuffled):
-        where = np.flatnonzero(shuffled == label)
-        test[where[:round(len(where) * TEST_FRACTION)]] = True
-    if not test.any():
-        test[0] = True
-    return frame.iloc[order[~test]], frame.iloc[order[test]]
+    hashed = row_hashes(frame[[key]] if key else frame, seed)
+    test = hashed % np.uint64(10_000) < TEST_FRACTION * 10_000
+    if not test.any() or test.all():  # a handful of rows: still one on each side
+        test = hashed == hashed.min()
+    train = frame[~test]
+    order = np.random.default_rng(seed).permutation(len(train))
+    return train.iloc[order], frame[test]
 
 
 def check_options(target: str | None, features: list[str] | None, key: str | None,
@@ -224,8 +239,9 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
     if task is not None and task not in TASKS:
         raise UsageError(f"unknown task '{task}'",
                          hint="use --task regression or --task classification")
-    raw, where = read_source(location)
-    columns, sep = read_header(raw, where, sep)
+    table = open_table(location, sep)
+    where = table.location
+    columns = table.header()
     if not target:
         raise UsageError(f"no target given; the columns of {where} are: {', '.join(columns)}",
                          hint="pass --target COL")
@@ -241,7 +257,7 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
         raise DataError(f"{where} has no column besides the target"
                         + (" and the key" if key else ""),
                         hint="a model needs at least one input column")
-    frame, source = parse_table(raw, where, sep)
+    frame, source = table.read()
     task = choose_task(frame[target], task)
     if task == "classification" and target_range is not None:
         raise UsageError(f"--target-range does not apply: '{target}' holds labels, not "
@@ -251,7 +267,7 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
     if task == "classification":
         labels = label_order(cleaned[target])
         check_labels(labels, target)
-    train, test = split(cleaned, seed, cleaned[target].to_numpy() if labels else None)
+    train, test = split(cleaned, seed, key)
     dataset = Dataset(train=train, test=test, features=features, target=target, key=key,
                       source=source, rows_read=len(frame), dropped=dropped, hints=hints,
                       features_given=given, task=task, labels=labels, header=columns)

@@ -11,7 +11,6 @@ model imputes them, as it does for a blank field on the page.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mlbridge.errors import DataError
-from mlbridge.reading import parse_table, read_source, require_columns
+from mlbridge.reading import open_table, require_columns
 
 MAX_KEY_LENGTH = 200
 MAX_LIMIT = 50
@@ -89,11 +88,11 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
     from mlbridge.kinds import Column
 
     features = [spec["name"] for spec in inputs]
-    raw, where = read_source(data)
-    built_from = _fingerprint(hashlib.sha256(raw).hexdigest(), key, inputs)
+    table = open_table(data, sep)
+    built_from = _fingerprint(table.fingerprint(), key, inputs)
     if path.exists() and _built_from(path) == built_from:
         return RecordStore(path, features, reused=True)
-    frame, source = parse_table(raw, where, sep)
+    frame, source = table.read()
     columns = list(frame.columns)
     require_columns(columns, [key], "--key", source.location)
     require_columns(columns, features, "the bundle's features", source.location)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 from mlbridge.errors import MlbridgeError
@@ -66,6 +73,7 @@ class Reporter:
         self.quiet = quiet
         self.progress: Progress | None = None
         self.task: Any = None
+        self.passing: list[Any] | None = None  # the pass `rows` reports: label, start, last line
 
     def stage(self, message: str) -> None:
         self.close()
@@ -86,7 +94,34 @@ class Reporter:
         self.progress.update(self.task, completed=epoch,
                              losses=f"loss {loss:.4f}  val_loss {val_loss:.4f}")
 
+    def rows(self, label: str, rows: int, fraction: float) -> None:
+        """One pass over a large input: rows done, rows per second, the time left (from
+        how far through the input it is). A terminal gets a bar; a log a line each 10 s."""
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if self.passing is None or self.passing[0] != label:
+            self.close()
+            self.passing = [label, now, now]
+        _, started, logged = self.passing
+        rate = rows / max(now - started, 1e-9)
+        counts = f"{rows:,} rows, {rate:,.0f} rows/s"
+        if not err.is_terminal:
+            if now - logged >= 10:
+                left = (now - started) * (1 - fraction) / max(fraction, 1e-9)
+                err.print(f"  {label}: {counts}, {fraction:.0%}, about {left:.0f} s left")
+                self.passing[2] = now
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn(f"  {label}"), BarColumn(),
+                                     TextColumn("{task.fields[counts]}"),
+                                     TimeRemainingColumn(), console=err, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("", total=1.0, counts="")
+        self.progress.update(self.task, completed=fraction, counts=counts)
+
     def close(self) -> None:
+        self.passing = None
         if self.progress is not None:
             self.progress.stop()
             self.progress = None

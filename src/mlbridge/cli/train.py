@@ -72,7 +72,8 @@ def _metrics_table(meta: dict) -> Table:
              "  mlbridge train data.csv --target y --features a,b --categorical b --model dnn")
 def train(
     data: Annotated[str | None, typer.Argument(
-        help="CSV file or http(s) URL. Default: the bundled data/artists.csv.",
+        help="Table: CSV/TSV (plain, .gz, .zst) or its http(s) URL, Parquet, or a "
+        "directory or glob of Parquet parts. Default: the bundled data/artists.csv.",
         show_default=False)] = None,
     target: Annotated[str | None, typer.Option(
         help="Column to predict. Default with the bundled data: popularity.")] = None,

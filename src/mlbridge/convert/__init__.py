@@ -15,12 +15,14 @@ conversion with the ops and the layers they come from.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mlbridge.atomic import write_json
 from mlbridge.bundle import check_replace, file_sizes, versions
+from mlbridge.convert import text
 from mlbridge.convert.graph import QUANTIZATIONS, Conversion, convert_saved_model
 from mlbridge.convert.load import (
     check_imports,
@@ -79,26 +81,35 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
     import_modules(imports)
     with staging(out) as tmp:
         saved_model = tmp / "saved_model"
+        graph_saved_model = saved_model  # what the converters take
         conversion = Conversion()
+        preprocess = None
         if fmt == "saved_model":
             say(f"Copying the SavedModel {source}")
             copy_saved_model(source, saved_model)
+            text.check_saved_model(saved_model, conversion)  # exit 2, not the converter's 1
         else:
             say(f"Loading {source} ({fmt})")
             keras_model = load_keras(source)
-            conversion.layer_names, conversion.model_name = layer_names(keras_model), \
-                keras_model.name
+            graph_model, preprocess = text.cut(keras_model, say)  # exit 2 if it cannot
+            conversion.layer_names, conversion.model_name = layer_names(graph_model), \
+                graph_model.name
             say("Exporting the SavedModel")
-            export_saved_model(keras_model, saved_model)
-        signature = read_signature(saved_model)
+            export_saved_model(keras_model, saved_model)  # the model as given: verify's reference
+            if preprocess:
+                graph_saved_model = tmp / ".graph_saved_model"  # removed below
+                export_saved_model(graph_model, graph_saved_model)
+        signature = read_signature(graph_saved_model)
         say("Converting to a TF.js graph model")
-        model_json = convert_saved_model(saved_model, tmp / "web", signature, quantize,
+        model_json = convert_saved_model(graph_saved_model, tmp / "web", signature, quantize,
                                          conversion)
         for rewrite in conversion.applied:
             say(f"Rewrite {rewrite['name']}: {rewrite['nodes']} node(s) in "
                 f"{', '.join(rewrite['where'][:5])}")
         say("Converting to a LiteRT model (model.tflite)")
-        litert = write_converted(saved_model, tmp / "web")
+        litert = write_converted(graph_saved_model, tmp / "web")
+        if graph_saved_model != saved_model:
+            shutil.rmtree(graph_saved_model)
         if "skipped" in litert:
             say(f"No model.tflite: {litert['skipped']}")
         metadata = {
@@ -108,6 +119,7 @@ def convert(model: str | Path, out: str | Path, quantize: str = "none",
             "source": {"path": str(model), "format": fmt, **source_digest(source)},
             "signature": describe(signature, model_json, conversion.int_ranges),
             "rewrites": conversion.applied,
+            **({"preprocess": preprocess} if preprocess else {}),
             "graph": graph_section(tmp / "web", model_json, quantize),
             "litert": litert,
             "files": file_sizes(tmp),  # before the metadata files are written

@@ -19,6 +19,7 @@ import numpy as np
 
 from mlbridge.atomic import write_json
 from mlbridge.convert.signature import random_inputs, sample_inputs, tfjs_dtype
+from mlbridge.convert.text import reference_inputs, reference_signature
 from mlbridge.errors import UsageError
 from mlbridge.runtimes import StandaloneRuntime, page_server, ranking, timing
 from mlbridge.verify import QUANTIZED_TOLERANCE, passed, select
@@ -111,8 +112,9 @@ def _check(name: str, report: dict, python: dict[str, np.ndarray], names: list[s
 def check(out: Path, metadata: dict, sample: str | Path | None, runtimes: Sequence[str] | None,
           browser: Any, rtol: float, atol: float) -> tuple[dict, dict]:
     """Run Python and every runtime; the `parity` and `runtimes` sections (not written)."""
-    signature = metadata["signature"]
+    signature = reference_signature(metadata)  # strings in, when text layers are outside
     inputs = (sample_inputs(signature, sample) if sample is not None
+              else reference_inputs(metadata, seed=0) if metadata.get("preprocess")
               else random_inputs(signature, seed=0))
     python = python_outputs(out / "saved_model", inputs, signature)
     names = [spec["name"] for spec in signature["outputs"]]

@@ -10,11 +10,11 @@ JavaScript except by `predict.mjs`, whose steps are read from the trained graph.
 One module per kind; `base.py` holds what they share.
 """
 
-from mlbridge.kinds.base import Column, notes, rows_per_chunk
+from mlbridge.kinds.base import Column, notes, rows_per_chunk, table_notes
 from mlbridge.kinds.categorical import MAX_VOCABULARY, MIN_COUNT, CategoricalColumn
 from mlbridge.kinds.numeric import TRANSFORMS, NumericColumn, choose_transform
 from mlbridge.kinds.text import MAX_WORDS, MIN_ROWS, TextColumn, words
 
 __all__ = ["MAX_VOCABULARY", "MAX_WORDS", "MIN_COUNT", "MIN_ROWS", "TRANSFORMS",
            "CategoricalColumn", "Column", "NumericColumn", "TextColumn", "choose_transform",
-           "notes", "rows_per_chunk", "words"]
+           "notes", "rows_per_chunk", "table_notes", "words"]

@@ -34,6 +34,17 @@ def notes(columns: list[Column], row: list[Any]) -> list[str]:
             if (text := column.note(value)) is not None]
 
 
+def table_notes(columns: list[Column], raw: dict[str, np.ndarray]) -> np.ndarray:
+    """Every row's notes joined by "; " ("" for none), as `notes` gives them: each
+    column's rule applied once per distinct value that may need a note, so a million
+    rows cost a million lookups, not a million calls."""
+    found = [column.row_notes(np.asarray(raw[column.input])) for column in columns]
+    joined = np.full(len(found[0]) if found else 0, "", dtype=object)
+    noted = np.flatnonzero(np.any([f != None for f in found], axis=0))  # noqa: E711
+    for i in noted:
+        joined[i] = "; ".join(f[i] for f in found if f[i] is not None)
+    return joined
+
 
 
 @dataclass
@@ -89,6 +100,20 @@ class Column(ABC):
     @abstractmethod
     def note(self, value: Any) -> str | None:
         """Why the model is guessing for this raw value, or None (same rules: notes.js)."""
+
+    def row_notes(self, values: np.ndarray) -> np.ndarray:
+        """`note` of every row (None where there is none), once per distinct value."""
+        found = np.full(len(values), None, dtype=object)
+        maybe = self.may_note(values)
+        if maybe.any():
+            distinct, where = np.unique(values[maybe], return_inverse=True)
+            found[maybe] = np.array([self.note(v) for v in distinct] + [None],
+                                    dtype=object)[:-1][where]
+        return found
+
+    def may_note(self, values: np.ndarray) -> np.ndarray:
+        """Rows whose value might have a note: all, unless a kind can tell cheaply."""
+        return np.ones(len(values), dtype=bool)
 
     def to_json(self) -> dict:
         return {"name": self.name, "input": self.input, "kind": self.kind, "dtype": self.dtype,

@@ -96,6 +96,9 @@ class CategoricalColumn(Column):
 
         return SlotOneHot(self.width, name=f"{self.input}_one_hot")
 
+    def may_note(self, values: np.ndarray) -> np.ndarray:
+        return ~pd.Series(values, dtype=object).isin(self.known).to_numpy()
+
     def note(self, value: Any) -> str | None:
         if value == "":
             return f"{self.name} is missing"

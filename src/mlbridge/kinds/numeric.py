@@ -84,6 +84,10 @@ class NumericColumn(Column):
                                std=self.std, indicator=self.missing_indicator,
                                name=self.layer_name)
 
+    def may_note(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        return np.isnan(values) | (values > self.max) | (values < self.min)
+
     def note(self, value: Any) -> str | None:
         name = self.name
         if math.isnan(value):

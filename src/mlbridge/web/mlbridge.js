@@ -16,6 +16,7 @@
 
 import { answer, range } from "./answers.js";
 import { columns } from "./inputs.js";
+import { preprocessFeeds } from "./preprocess.js";
 import * as litert from "./runtimes/litert.js";
 import * as standalone from "./runtimes/standalone.js";
 import * as tfjs from "./runtimes/tfjs.js";
@@ -87,7 +88,9 @@ export async function loadModel(url, { runtime = "auto", backend, among } = {}) 
 async function open(base, metadata, { kind, backend }) {
   const opened = await MODULES[kind].open(base, metadata, backend);
   const name = kind === "standalone" ? "standalone" : `${kind}-${opened.backend}`;
-  const model = { metadata, runtime: kind, backend: opened.backend, name, run: opened.run, dispose: opened.dispose };
+  // A converted model with text layers: its graph starts after them, the page does them.
+  const run = metadata.preprocess ? (feeds) => opened.run(preprocessFeeds(metadata.preprocess, feeds)) : opened.run;
+  const model = { metadata, runtime: kind, backend: opened.backend, name, run, dispose: opened.dispose };
   if (!metadata.inputs) return model; // a converted model: run(feeds) only
   const outputs = opened.outputs
     ?? (async (inputs) => opened.table(columns(inputs, metadata.inputs, metadata.other_columns)));
