@@ -52,15 +52,14 @@ def _adaptive(bundle, data: Path, target: str, options: dict) -> tuple[float, fl
     from mlbridge.dataset import load_dataset
     from mlbridge.evaluate import least_squares
     from mlbridge.features import EncodedSplits, choose_columns, graph_inputs
-    from mlbridge.pipeline import CALIBRATION_SPLIT, _split_off
 
     dataset = load_dataset(data, target, options.get("features"), options.get("key"),
                            target_range=options.get("target_range"))
     columns = choose_columns(dataset).columns
     dataset = dataset.with_features([c.name for c in columns])
-    y = dataset.train[target].to_numpy(np.float64)
-    x_fit, y_fit, x_cal, y_cal = _split_off(graph_inputs(columns, dataset.train), y,
-                                            CALIBRATION_SPLIT)
+    fitted, held = dataset.train[~dataset.calibration], dataset.train[dataset.calibration]
+    x_fit, y_fit = graph_inputs(columns, fitted), fitted[target].to_numpy(np.float64)
+    x_cal, y_cal = graph_inputs(columns, held), held[target].to_numpy(np.float64)
     x_test, y_test = graph_inputs(columns, dataset.test), dataset.test[target].to_numpy(float)
     value = {name: bundle.outputs({c.name: x[c.input] for c in columns})[:, 0]
              for name, x in (("fit", x_fit), ("cal", x_cal), ("test", x_test))}

@@ -46,6 +46,58 @@ def make_large_cars(out: Path, rows: int = 1_000_000, seed: int = 0) -> Path:
     return out
 
 
+#: Genres of the scale table, each with its own effect on popularity (Zipf-frequent).
+GENRES = 30
+
+
+def scale_chunk(rows: int, start: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`rows` rows of an artists-like table with a category and gaps: followers and
+    popularity resampled from artists.csv with ±5% jitter, a genre (Zipf over GENRES, its
+    own effect on popularity), 5% of followers and 3% of genres empty."""
+    source = pd.read_csv(ROOT / "data" / "artists.csv")
+    picked = source.iloc[rng.integers(0, len(source), rows)].reset_index(drop=True)
+    followers = np.maximum(1, np.round(picked["twitter_followers"].to_numpy()
+                                       * np.exp(rng.normal(0.0, 0.05, rows))))
+    genre = np.minimum(rng.zipf(1.5, rows), GENRES) - 1
+    effect = np.linspace(-12, 12, GENRES)[(genre * 7) % GENRES]
+    popularity = np.clip(np.round(picked["popularity"].to_numpy() + effect
+                                  + rng.normal(0, 2, rows)), 0, 100)
+    followers_text = followers.astype(np.int64).astype(str).astype(object)
+    followers_text[rng.random(rows) < 0.05] = None
+    genre_text = np.char.add("genre ", genre.astype(str)).astype(object)
+    genre_text[rng.random(rows) < 0.03] = None
+    return pd.DataFrame({
+        "handle": "artist_" + pd.Series(np.arange(start, start + rows)).astype(str),
+        "twitter_followers": pd.to_numeric(pd.Series(followers_text)).astype("Int64"),
+        "genre": genre_text, "popularity": popularity.astype(np.int64)})
+
+
+def write_scale_table(rows: int, parquet: Path, csv_gz: Path | None = None, seed: int = 0,
+                      chunk: int = 1_000_000) -> None:
+    """Write the scale table as Parquet (row groups of `chunk`) and, if asked, .csv.gz,
+    a chunk at a time: memory bounded whatever `rows`."""
+    import pyarrow as pa
+    import pyarrow.csv as csv_writer
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    parquet.parent.mkdir(parents=True, exist_ok=True)
+    writer = text = sink = None
+    for start in range(0, rows, chunk):
+        table = pa.Table.from_pandas(scale_chunk(min(chunk, rows - start), start, rng),
+                                     preserve_index=False)
+        writer = writer or pq.ParquetWriter(parquet, table.schema)
+        writer.write_table(table)
+        if csv_gz is not None:
+            if text is None:
+                sink = pa.output_stream(str(csv_gz), compression="gzip")
+                text = csv_writer.CSVWriter(sink, table.schema)
+            text.write_table(table)
+    for closing in (writer, text, sink):
+        if closing is not None:
+            closing.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)

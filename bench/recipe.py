@@ -89,6 +89,7 @@ def accuracy(runs: dict) -> str:
     log("accuracy: every model on the reference recipe's own split")
     from sklearn.ensemble import HistGradientBoostingRegressor
 
+    from mlbridge.dataset import Moments
     from mlbridge.evaluate import least_squares, regression_metrics
     from mlbridge.features import EncodedSplits, encode, graph_inputs
     from mlbridge.heads import RegressionHead
@@ -104,7 +105,7 @@ def accuracy(runs: dict) -> str:
     y_test = test["popularity"].to_numpy(np.float64)
     columns = [NumericColumn.fit("twitter_followers", "twitter_followers",
                                  train["twitter_followers"], "auto")]
-    head = RegressionHead.fit("popularity", y_train, (0.0, 100.0))
+    head = RegressionHead.fit("popularity", Moments.of(y_train), (0.0, 100.0))
     x_train, x_test = graph_inputs(columns, train), graph_inputs(columns, test)
     results = {"reference recipe (raw followers, 2 epochs)": runs["raw"],
                "reference, log2 variant (popularity / 100)": runs["log2"]}

@@ -92,6 +92,7 @@ def vocabulary_cap(sizes: Sizes) -> str:
 def embedding(sizes: Sizes) -> str:
     """dnn with one-hot categories (mlbridge) vs an 8-wide Embedding, same table."""
     from mlbridge._tf import quiet_tensorflow
+    from mlbridge.dataset import Moments
     from mlbridge.evaluate import regression_metrics
     from mlbridge.heads import RegressionHead
     from mlbridge.kinds import CategoricalColumn, NumericColumn
@@ -105,7 +106,7 @@ def embedding(sizes: Sizes) -> str:
     y_train, y_test = train["y"].to_numpy(), test["y"].to_numpy()
     columns = [NumericColumn.fit("x", "x", train["x"], "none"),
                CategoricalColumn.fit("genre", "genre", train["genre"])]
-    head = RegressionHead.fit("y", y_train)
+    head = RegressionHead.fit("y", Moments.of(y_train))
     x_train = {c.input: c.values(train[c.name]) for c in columns}
     x_test = {c.input: c.values(test[c.name]) for c in columns}
     config = TrainingConfig(kind="dnn", epochs=sizes.embedding_epochs)

@@ -1,14 +1,25 @@
-"""Load a table, check it against what was asked, clean it, and split it 80/20.
+"""Load a table, check it against what was asked, clean it, and split it 80/20, in one
+streamed pass whose memory does not grow with the rows.
 
 Everything here is pandas and numpy only, so bad input is rejected in well under a
 second, before TensorFlow is imported. Every row that is dropped is counted under
 exactly one reason, because "where did my rows go?" is the first question a user
 asks of a model trained on fewer rows than the file has.
+
+The pass reads the table in batches, cleans each, splits each row by its hash
+(sampling.py), and keeps: every count (rows, drops, labels), the target's exact
+statistics over all training rows, and a uniform sample of at most SAMPLE_ROWS training
+and TEST_ROWS test rows. A table that fits is therefore held whole, exactly as before; a
+bigger one is held as its sample, and `Dataset.stream` reads it again, batch by batch,
+for what must see every row (a linear model's exact fit, the test metrics).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +27,8 @@ import pandas as pd
 
 from mlbridge.cells import clean_text, parse_numbers
 from mlbridge.errors import DataError, UsageError
-from mlbridge.reading import Source, open_table, require_columns
+from mlbridge.reading import Source, Table, open_table, require_columns
+from mlbridge.sampling import BottomK, Sides
 
 #: A column is numeric when at least this share of its present values are numbers; the
 #: few others ("unknown", "n.a.", typos) count as unusable. Used for features and target.
@@ -26,7 +38,14 @@ TASKS = ("regression", "classification")
 MAX_CLASSES = 50
 #: Fewer usable rows than this cannot give a meaningful 80/20 split.
 MIN_ROWS = 10
-TEST_FRACTION = 0.2
+#: Training rows held in memory. A table with more is sampled (uniformly, by row hash)
+#: for what needs rows at hand (column kinds and vocabularies, a dnn's or a classifier's
+#: epochs, the calibration, the baselines' fits, the report), while a linear regression's
+#: exact fit and the test metrics pass over every row. Chosen by measuring how a dnn's
+#: quality saturates with rows (`make bench`, the scale section).
+SAMPLE_ROWS = 1_000_000
+#: What a pass over the table reports: its name, rows so far, how far through (0 to 1).
+OnRows = Callable[[str, int, float], None]
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,9 @@ class Dataset:
     (number or category) is decided later, on the training split, by `features.py`.
     `features` are the columns asked for, or every column but the target and the key
     when none were (`features_given` tells which, since only asked-for columns may fail).
+    `train` and `test` are every row (`whole`), or a uniform sample of them; `rows_train`
+    and `rows_test` count them all, and `target_stats` describes the target over every
+    training row. `calibration` marks the training rows kept for the interval.
     """
 
     train: pd.DataFrame
@@ -52,16 +74,46 @@ class Dataset:
     task: str = "regression"
     labels: list[str] | None = None
     header: list[str] = field(default_factory=list)  # every column of the table, in order
+    calibration: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    rows_train: int = 0
+    rows_test: int = 0
+    target_stats: dict = field(default_factory=dict)
+    reread: Callable[[], Iterator[tuple[pd.DataFrame, Sides, float]]] | None = None
 
     @property
     def rows_used(self) -> int:
-        return len(self.train) + len(self.test)
+        return self.rows_train + self.rows_test
+
+    @property
+    def whole(self) -> bool:
+        """True when `train` and `test` hold every row, not a sample."""
+        return len(self.train) == self.rows_train and len(self.test) == self.rows_test
 
     def with_features(self, features: list[str]) -> Dataset:
         """The same rows with only these feature columns (those chosen as model inputs)."""
         columns = [*([self.key] if self.key else []), *features, self.target]
         return replace(self, train=self.train[columns], test=self.test[columns],
                        features=list(features))
+
+    def stream(self, side: str, on_rows: OnRows | None = None) -> Iterator[pd.DataFrame]:
+        """Every row of one side, in batches: "test", "train", or "fit" (the training
+        rows without the calibration ones). From memory when the table is held whole;
+        else read, cleaned and split again, batch by batch, in bounded memory."""
+        columns = [*([self.key] if self.key else []), *self.features, self.target]
+        if self.whole or self.reread is None:
+            rows = self.test if side == "test" else (
+                self.train[~self.calibration] if side == "fit" else self.train)
+            yield rows[columns]
+            return
+        done = 0
+        for cleaned, sides, fraction in self.reread():
+            keep = sides.test if side == "test" else ~sides.test & (
+                ~sides.calibration if side == "fit" else True)
+            done += int(keep.sum())
+            if on_rows is not None:
+                on_rows(f"Reading the {side} rows again", done, fraction)
+            if keep.any():
+                yield cleaned[keep][columns]
 
     def check_enough_rows(self) -> None:
         """Fail when too few rows are left, with the hint of the reason that took most."""
@@ -164,42 +216,6 @@ def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None
     return pd.DataFrame(columns, index=np.flatnonzero(keep)), dropped, hints
 
 
-def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
-    """A 64-bit hash per row, salted by `seed`, that reads a number as its value: "0",
-    "0.0" and a Parquet 0.0 are the same cell, so a table hashes alike in every format."""
-    salt = f"{seed:016d}"[-16:]
-    hashed = np.zeros(len(frame), dtype=np.uint64)
-    for name in frame.columns:
-        column = frame[name]
-        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        is_number = ~np.isnan(numbers)
-        text = np.where(is_number, "", column.astype(str).to_numpy(dtype=object))
-        cell = (pd.util.hash_array(np.where(is_number, numbers + 0.0, 0.0), hash_key=salt)
-                ^ pd.util.hash_array(text.astype(object), hash_key=salt))
-        hashed = hashed * np.uint64(1_000_003) + cell  # wraps around: mixing, not counting
-    return hashed
-
-
-def split(frame: pd.DataFrame, seed: int, key: str | None = None
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cut 80/20 by a hash of each row: of its key where there is one (a repeated key's
-    rows stay together), else of the whole row; salted by `seed`.
-
-    So the same row is on the same side at any size, in any file order, in any format
-    and in any batch of a stream: a split that needs no shuffle of the whole table and
-    no second look at it. It is not stratified: each class goes 80/20 on average, by
-    chance. The training rows come back in a seeded random order, which the calibration
-    and validation cuts rely on.
-    """
-    hashed = row_hashes(frame[[key]] if key else frame, seed)
-    test = hashed % np.uint64(10_000) < TEST_FRACTION * 10_000
-    if not test.any() or test.all():  # a handful of rows: still one on each side
-        test = hashed == hashed.min()
-    train = frame[~test]
-    order = np.random.default_rng(seed).permutation(len(train))
-    return train.iloc[order], frame[test]
-
-
 def check_options(target: str | None, features: list[str] | None, key: str | None,
                   categorical: list[str] | None, text: list[str] | None = None) -> None:
     """Contradictions between the column options, found before the file is opened."""
@@ -228,12 +244,14 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
                  key: str | None = None, sep: str | None = None, seed: int = 0,
                  target_range: tuple[float, float] | None = None,
                  categorical: list[str] | None = None, task: str | None = None,
-                 text: list[str] | None = None) -> Dataset:
+                 text: list[str] | None = None, sample_rows: int = SAMPLE_ROWS,
+                 on_rows: OnRows | None = None) -> Dataset:
     """Read, validate, clean and split a table: the whole first stage in one call.
 
     No `features` means every column but the target and the key (the next stage leaves
     out those that cannot help). Columns are checked against the header before the
-    file is parsed.
+    file is parsed. At most `sample_rows` training rows (and a quarter as many test
+    rows) are held; `Dataset.stream` reads the rest again where every row is needed.
     """
     check_options(target, features, key, categorical, text)
     if task is not None and task not in TASKS:
@@ -257,19 +275,143 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
         raise DataError(f"{where} has no column besides the target"
                         + (" and the key" if key else ""),
                         hint="a model needs at least one input column")
-    frame, source = table.read()
-    task = choose_task(frame[target], task)
+    passed = _first_pass(table, target, features, key, seed, target_range, task,
+                         sample_rows, on_rows)
+    labels = None
+    if passed.task == "classification":
+        labels = label_order(pd.Series(list(passed.labels), dtype=object))
+        check_labels(labels, target)
+    test = passed.test.frame if passed.test.frame is not None else passed.empty
+    train = passed.train.frame if passed.train.frame is not None else passed.empty
+    calibration = passed.train.flags
+    if len(test) == 0 and len(train) > 1 and passed.rows_train == len(train):
+        # a handful of rows, all hashed to one side: the last drawn is the test row
+        test, train, calibration = train.iloc[-1:], train.iloc[:-1], calibration[:-1]
+        passed.rows_train, passed.rows_test = len(train), 1
+    stats = ({"counts": [passed.train_labels[label] for label in labels]} if labels else
+             passed.moments.result())
+    dataset = Dataset(train=train, test=test, features=features, target=target, key=key,
+                      source=passed.source, rows_read=passed.rows_read,
+                      dropped=passed.dropped, hints=passed.hints, features_given=given,
+                      task=passed.task, labels=labels, header=columns,
+                      calibration=calibration, rows_train=passed.rows_train,
+                      rows_test=passed.rows_test, target_stats=stats,
+                      reread=lambda: ((b.cleaned, b.sides, b.fraction) for b in _cleaned(
+                          table.batches(), target, features, key, seed, target_range,
+                          passed.task)))
+    dataset.check_enough_rows()
+    return dataset
+
+
+@dataclass
+class _Batch:
+    """One batch of the table, cleaned and split; row numbers count from the table's start."""
+
+    cleaned: pd.DataFrame
+    sides: Sides
+    rows: int  # rows read, before cleaning
+    dropped: dict[str, int]
+    hints: dict[str, str]
+    fraction: float  # how far through the table it ends
+
+
+def _cleaned(batches: Iterator[tuple[pd.DataFrame, float]], target: str, features: list[str],
+             key: str | None, seed: int, target_range: tuple[float, float] | None, task: str
+             ) -> Iterator[_Batch]:
+    start = 0
+    for batch, fraction in batches:
+        cleaned, dropped, hints = clean(batch, target, features, key, target_range, task)
+        cleaned.index += start
+        start += len(batch)
+        yield _Batch(cleaned, Sides(cleaned, seed, key), len(batch), dropped, hints, fraction)
+
+
+class Moments:
+    """Count, mean, spread, smallest and largest of numbers that come in batches
+    (summed about the first value, so the spread keeps its precision)."""
+
+    def __init__(self) -> None:
+        self.n, self.sum, self.sum2, self.shift = 0, 0.0, 0.0, None
+        self.low, self.high = np.inf, -np.inf
+
+    def add(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        if not len(values):
+            return
+        self.shift = float(values[0]) if self.shift is None else self.shift
+        about = values - self.shift
+        self.n += len(values)
+        self.sum += float(about.sum())
+        self.sum2 += float(about @ about)
+        self.low, self.high = min(self.low, values.min()), max(self.high, values.max())
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> dict:
+        """The statistics of numbers at hand (`result` of one batch)."""
+        moments = cls()
+        moments.add(values)
+        return moments.result()
+
+    def result(self) -> dict:
+        n = max(self.n, 1)
+        mean = self.sum / n
+        return {"rows": self.n, "mean": (self.shift or 0.0) + mean,
+                "std": float(np.sqrt(max(self.sum2 / n - mean * mean, 0.0))),
+                "min": float(self.low), "max": float(self.high)}
+
+
+@dataclass
+class _Passed:
+    """What the first pass keeps: counts, the target's statistics, the two samples."""
+
+    train: BottomK
+    test: BottomK
+    empty: pd.DataFrame
+    source: Source
+    task: str
+    rows_read: int = 0
+    rows_train: int = 0
+    rows_test: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)
+    labels: Counter = field(default_factory=Counter)
+    train_labels: Counter = field(default_factory=Counter)
+    moments: Moments = field(default_factory=Moments)
+
+
+def _first_pass(table: Table, target: str, features: list[str], key: str | None, seed: int,
+                target_range: tuple[float, float] | None, task: str | None,
+                sample_rows: int, on_rows: OnRows | None) -> _Passed:
+    """One pass over the table: clean and split every batch, count, keep the samples."""
+    batches = table.batches()
+    first = next(batches, None)
+    if first is None:
+        raise DataError(f"{table.location} has no rows", hint="pass a table with rows")
+    task = choose_task(first[0][target], task)  # the first batch decides, as the table did
     if task == "classification" and target_range is not None:
         raise UsageError(f"--target-range does not apply: '{target}' holds labels, not "
                          "numbers", hint="leave --target-range out, or pass --task regression")
-    cleaned, dropped, hints = clean(frame, target, features, key, target_range, task)
-    labels = None
-    if task == "classification":
-        labels = label_order(cleaned[target])
-        check_labels(labels, target)
-    train, test = split(cleaned, seed, key)
-    dataset = Dataset(train=train, test=test, features=features, target=target, key=key,
-                      source=source, rows_read=len(frame), dropped=dropped, hints=hints,
-                      features_given=given, task=task, labels=labels, header=columns)
-    dataset.check_enough_rows()
-    return dataset
+    passed = _Passed(BottomK(sample_rows), BottomK(max(1, sample_rows // 4)),
+                     clean(first[0].iloc[:0], target, features, key)[0], table.source(), task)
+    for batch in _cleaned(chain([first], batches), target, features, key, seed, target_range,
+                          task):
+        passed.rows_read += batch.rows
+        for reason, count in batch.dropped.items():
+            passed.dropped[reason] = passed.dropped.get(reason, 0) + count
+        passed.hints.update(batch.hints)
+        cleaned, sides = batch.cleaned, batch.sides
+        train = ~sides.test
+        passed.rows_train += int(train.sum())
+        passed.rows_test += int(sides.test.sum())
+        y = cleaned[target].to_numpy()
+        if task == "classification":
+            passed.labels.update(y.tolist())
+            passed.train_labels.update(y[train].tolist())
+        else:
+            passed.moments.add(y[train])
+        passed.train.offer(cleaned[train], sides.draw[train], sides.calibration[train])
+        passed.test.offer(cleaned[sides.test], sides.draw[sides.test],
+                          sides.calibration[sides.test])
+        if on_rows is not None:
+            on_rows("Reading", passed.rows_read, batch.fraction)
+    return passed

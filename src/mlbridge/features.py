@@ -202,15 +202,18 @@ class EncodedSplits:
     def chunk(self) -> int:
         return rows_per_chunk(sum(c.width for c in self.columns))
 
-    def _blocks(self, x: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
-        rows = len(next(iter(x.values())))
-        for start in range(0, rows, self.chunk):
-            yield np.hstack([c.encode(x[c.input][start:start + self.chunk])
-                             for c in self.columns])
-
     def train_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for i, block in enumerate(self._blocks(self.x_train)):
+        for i, block in enumerate(encoded_blocks(self.columns, self.x_train)):
             yield block, self.y_train[i * self.chunk:(i + 1) * self.chunk]
 
     def test_blocks(self) -> Iterator[np.ndarray]:
-        yield from self._blocks(self.x_test)
+        yield from encoded_blocks(self.columns, self.x_test)
+
+
+def encoded_blocks(columns: list[Column], x: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
+    """Raw graph inputs encoded as the graph does, in chunks of `rows_per_chunk` rows:
+    memory bounded whatever the rows and the width."""
+    rows = len(next(iter(x.values())))
+    chunk = rows_per_chunk(sum(c.width for c in columns))
+    for start in range(0, rows, chunk):
+        yield np.hstack([c.encode(x[c.input][start:start + chunk]) for c in columns])

@@ -11,16 +11,19 @@ for classification the probability of each label, in `labels` order.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from mlbridge.evaluate import classification_metrics, least_squares, regression_metrics
+from mlbridge.evaluate import ClassificationScore, RegressionScore, least_squares_fit
 
 if TYPE_CHECKING:
-
     from mlbridge.features import EncodedSplits
+
+#: A baseline fitted on the training rows: encoded rows in, the head's outputs out.
+Baseline = Callable[[np.ndarray], np.ndarray]
 
 #: Default coverage of the regression interval.
 DEFAULT_INTERVAL = 0.8
@@ -72,13 +75,13 @@ class RegressionHead(Head):
     calibration_rows: int = 0
 
     @classmethod
-    def fit(cls, name: str, y_train: np.ndarray,
-            declared_range: tuple[float, float] | None = None,
+    def fit(cls, name: str, stats: dict, declared_range: tuple[float, float] | None = None,
             interval: float = DEFAULT_INTERVAL) -> RegressionHead:
-        low, high = declared_range or (float(np.min(y_train)), float(np.max(y_train)))
+        """From the target's statistics over every training row (`Moments.result`)."""
+        low, high = declared_range or (stats["min"], stats["max"])
         return cls(name, float(low), float(high),
                    list(declared_range) if declared_range else None,
-                   float(np.mean(y_train)), float(np.std(y_train)) or 1.0, interval)
+                   float(stats["mean"]), float(stats["std"]) or 1.0, interval)
 
     @property
     def columns(self) -> list[str]:
@@ -111,13 +114,16 @@ class RegressionHead(Head):
         self.half_width = float(residuals[rank - 1]) if rank <= n else float(self.max - self.min)
         self.calibration_rows = n
 
-    def metrics(self, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
-        found = regression_metrics(y_true, outputs[:, 0])
-        if self.half_width is not None:
-            inside = (outputs[:, 1] <= y_true) & (y_true <= outputs[:, 2])
-            found.update(interval_coverage=float(inside.mean()),
-                         interval_width=float(np.mean(outputs[:, 2] - outputs[:, 1])))
-        return found
+    @staticmethod
+    def new_score() -> RegressionScore:
+        return RegressionScore()
+
+    def add_score(self, score: RegressionScore, y_true: np.ndarray, outputs: np.ndarray
+                  ) -> None:
+        """Add a batch: the value's errors, and the interval's when the outputs have one."""
+        y = np.asarray(y_true, dtype=np.float64)
+        score.add(y, outputs[:, 0], (outputs[:, 1], outputs[:, 2])
+                  if outputs.shape[1] == 3 else None)
 
     #: What `row_errors` measures, as the report names it.
     error_name: ClassVar[str] = "MAE"
@@ -125,17 +131,18 @@ class RegressionHead(Head):
     def row_errors(self, y_true: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         return np.abs(np.asarray(y_true, np.float64) - outputs[:, 0])
 
-    def baselines(self, encoded: EncodedSplits) -> dict[str, dict[str, float]]:
-        """Predict-the-mean, and closed-form least squares on the same encoded features."""
+    def baselines(self, encoded: EncodedSplits) -> dict[str, Baseline]:
+        """Predict-the-mean, and closed-form least squares on the same encoded features,
+        fitted on the training rows (`encoded`'s train part) and clipped like the model."""
+        from mlbridge.evaluate import design
         from mlbridge.linear import CLOSED_FORM_WIDTH
 
-        y_test = encoded.y_test
-        mean = np.full(len(y_test), float(np.mean(encoded.y_train)))
-        found = {"mean": regression_metrics(y_test, mean)}
+        mean = float(np.mean(encoded.y_train))
+        found = {"mean": lambda x: np.full((len(x), 1), mean)}
         if sum(c.width for c in encoded.columns) <= CLOSED_FORM_WIDTH:  # else XᵀX is too big
-            fitted = least_squares(encoded.train_blocks(), encoded.test_blocks(),
-                                   (self.min, self.max))
-            found["least_squares"] = regression_metrics(y_test, fitted)
+            coef = least_squares_fit(encoded.train_blocks())
+            found["least_squares"] = lambda x: np.clip(design(x) @ coef, self.min,
+                                                       self.max).reshape(-1, 1)
         return found
 
     def table_columns(self, outputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -162,10 +169,9 @@ class ClassificationHead(Head):
     train_counts: list[int] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, name: str, y_train: np.ndarray, labels: list[str]) -> ClassificationHead:
-        index = {label: i for i, label in enumerate(labels)}
-        counts = np.bincount([index[v] for v in y_train], minlength=len(labels))
-        return cls(name, list(labels), counts.tolist())
+    def fit(cls, name: str, stats: dict, labels: list[str]) -> ClassificationHead:
+        """From the count of each label over every training row."""
+        return cls(name, list(labels), [int(n) for n in stats["counts"]])
 
     @property
     def binary(self) -> bool:
@@ -204,29 +210,36 @@ class ClassificationHead(Head):
     def predicted_labels(self, probabilities: np.ndarray) -> np.ndarray:
         return np.asarray(self.labels, dtype=object)[np.argmax(probabilities, axis=1)]
 
-    def metrics(self, y_true: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
-        return classification_metrics(self.training_target(y_true).astype(int), outputs)
+    def new_score(self) -> ClassificationScore:
+        return ClassificationScore(len(self.labels))
+
+    def add_score(self, score: ClassificationScore, y_true: np.ndarray, outputs: np.ndarray
+                  ) -> None:
+        score.add(self.training_target(y_true).astype(int), outputs)
 
     error_name: ClassVar[str] = "error rate"
 
     def row_errors(self, y_true: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         return (self.predicted_labels(outputs) != np.asarray(y_true, dtype=object)).astype(float)
 
-    def baselines(self, encoded: EncodedSplits) -> dict[str, dict[str, float]]:
-        """The class prior, and scikit-learn's LogisticRegression on the same encoding."""
+    def baselines(self, encoded: EncodedSplits) -> dict[str, Baseline]:
+        """The class prior, and scikit-learn's LogisticRegression on the same encoding,
+        fitted on (at most BASELINE_ROWS of) the training rows."""
         from sklearn.linear_model import LogisticRegression
 
-        y_test = self.training_target(encoded.y_test).astype(int)
         prior = np.asarray(self.train_counts, np.float64) / sum(self.train_counts)
         width = sum(c.width for c in encoded.columns)
         x_train, y_train = _first_rows(encoded, min(BASELINE_ROWS, 2**25 // max(width, 1)))
         model = LogisticRegression(max_iter=2000).fit(
             x_train, self.training_target(y_train).astype(int))
-        x_test = np.vstack(list(encoded.test_blocks()))
-        probabilities = np.zeros((len(x_test), len(self.labels)))
-        probabilities[:, model.classes_] = model.predict_proba(x_test)
-        return {"logistic_regression": classification_metrics(y_test, probabilities),
-                "prior": classification_metrics(y_test, np.tile(prior, (len(y_test), 1)))}
+
+        def logistic(x: np.ndarray) -> np.ndarray:
+            probabilities = np.zeros((len(x), len(self.labels)))
+            probabilities[:, model.classes_] = model.predict_proba(x)
+            return probabilities
+
+        return {"logistic_regression": logistic,
+                "prior": lambda x: np.tile(prior, (len(x), 1))}
 
     def table_columns(self, outputs: np.ndarray) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {f"predicted_{self.name}": self.predicted_labels(outputs)}
@@ -247,9 +260,10 @@ def _first_rows(encoded: EncodedSplits, limit: int) -> tuple[np.ndarray, np.ndar
     return np.vstack(xs), np.concatenate(ys)
 
 
-def choose_head(task: str, name: str, y_train: np.ndarray, labels: list[str] | None,
+def choose_head(task: str, name: str, stats: dict, labels: list[str] | None,
                 declared_range: tuple[float, float] | None, interval: float) -> Head:
-    """The head for the task the data stage decided on."""
+    """The head for the task the data stage decided on, from the target's statistics
+    over every training row (`Dataset.target_stats`)."""
     if task == "classification":
-        return ClassificationHead.fit(name, y_train, labels or [])
-    return RegressionHead.fit(name, y_train, declared_range, interval)
+        return ClassificationHead.fit(name, stats, labels or [])
+    return RegressionHead.fit(name, stats, declared_range, interval)

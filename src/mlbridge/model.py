@@ -12,14 +12,14 @@ head's serving layers (back to target units, clipped).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlbridge.errors import TrainError, UsageError
-from mlbridge.kinds import CategoricalColumn, Column, rows_per_chunk
+from mlbridge.kinds import CategoricalColumn, Column
 from mlbridge.linear import CLOSED_FORM_WIDTH
 from mlbridge.serving import tensors
 
@@ -49,6 +49,8 @@ HIDDEN_UNITS = 64
 
 #: Called after each epoch with (epoch number from 1, epoch cap, loss, val_loss).
 EpochCallback = Callable[[int, int, float, float], None]
+#: Every training row of a table too big to hold, as batches of (raw inputs, target).
+RowBatches = Callable[[], Iterator[tuple[dict[str, np.ndarray], np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -180,12 +182,14 @@ def _streamed(columns: list[Column], x: dict[str, np.ndarray], y: np.ndarray, st
 
 
 def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarray,
-        head: Head, config: TrainingConfig,
-        on_epoch: EpochCallback | None = None) -> TrainedModel:
+        head: Head, config: TrainingConfig, on_epoch: EpochCallback | None = None,
+        every_row: RowBatches | None = None) -> TrainedModel:
     """Train with early stopping that restores the best weights.
 
     The last 20% of the (already shuffled) training split validates. This is the single
-    training step: moving to `tf.distribute` would change only here.
+    training step: moving to `tf.distribute` would change only here. `x_train` may be a
+    sample of a larger table, whose every training row `every_row` streams: a linear
+    regression is then fitted exactly on all of them; other models learn from the sample.
     """
     from mlbridge.layers import keras
 
@@ -194,7 +198,7 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
     training = build(config.kind, columns, head)
     if (config.kind == "linear" and head.task == "regression"
             and sum(c.width for c in columns) <= CLOSED_FORM_WIDTH):
-        return fit_exactly(training, columns, x_train, y_train, head, config)
+        return fit_exactly(training, columns, x_train, y_train, head, config, every_row)
     # One compiled call runs a whole epoch's steps: Keras's per-step Python overhead was
     # most of the training time on small tables (36 steps of 32 rows an epoch).
     rule = stopping(config.kind, head)
@@ -233,19 +237,27 @@ def fit(columns: list[Column], x_train: dict[str, np.ndarray], y_train: np.ndarr
 
 
 def fit_exactly(training: keras.Model, columns: list[Column], x_train: dict[str, np.ndarray],
-                y_train: np.ndarray, head: Head, config: TrainingConfig) -> TrainedModel:
+                y_train: np.ndarray, head: Head, config: TrainingConfig,
+                every_row: RowBatches | None = None) -> TrainedModel:
     """A linear regression's weights in closed form (linear.py): the least-squares
-    optimum on every training row, in one pass, a text's words with the ridge penalty
-    held-out error prefers; no epochs."""
+    optimum on every training row (those of `every_row`, else `x_train`'s), in one
+    pass, a text's words with the ridge penalty held-out error prefers; no epochs."""
+    from mlbridge.features import encoded_blocks
     from mlbridge.linear import fit, sums_by_fold
 
-    y = head.training_target(y_train).astype(np.float64)
-    rows, width = len(y), sum(c.width for c in columns)
-    chunk = rows_per_chunk(width)
-    blocks = ((np.hstack([c.encode(x_train[c.input][start:start + chunk]) for c in columns]),
-               y[start:start + chunk]) for start in range(0, rows, chunk))
+    def blocks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for x, y in every_row() if every_row is not None else [(x_train, y_train)]:
+            y = head.training_target(y).astype(np.float64)
+            start = 0
+            for block in encoded_blocks(columns, x):
+                yield block, y[start:start + len(block)]
+                start += len(block)
+
+    width = sum(c.width for c in columns)
     penalized = np.concatenate([np.full(c.width, c.kind == "text") for c in columns])
-    solved = fit(sums_by_fold(blocks, width), penalized)
+    folds = sums_by_fold(blocks(), width)
+    rows = sum(fold.n for fold in folds)
+    solved = fit(folds, penalized)
     dense = first_dense(training)
     dense.set_weights([solved.kernel.reshape(-1, 1).astype(np.float32),
                        np.array([solved.bias], dtype=np.float32)])

@@ -6,9 +6,10 @@ is checked first, so a mistake costs a second rather than a training run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,10 +23,10 @@ from mlbridge.bundle import (
     versions,
     write_bundle,
 )
-from mlbridge.dataset import load_dataset
+from mlbridge.dataset import SAMPLE_ROWS, Dataset, load_dataset
 from mlbridge.errors import UsageError
-from mlbridge.evaluate import confusion, errors_by_value, reliability
-from mlbridge.features import EncodedSplits, choose_columns, graph_inputs
+from mlbridge.evaluate import ErrorsByValue
+from mlbridge.features import EncodedSplits, choose_columns, encoded_blocks, graph_inputs
 from mlbridge.heads import (
     DEFAULT_INTERVAL,
     ClassificationHead,
@@ -43,8 +44,6 @@ BUNDLED = {"target": "popularity", "features": ["twitter_followers"], "key": "ha
 #: At most this many test rows are kept in the bundle (test.csv) for verify and reports;
 #: the metrics are always computed on the whole test split.
 TEST_SAMPLE_ROWS = 2000
-#: Share of the training split held out to calibrate the regression interval (never fit).
-CALIBRATION_SPLIT = 0.2
 
 
 class Reporter(Protocol):
@@ -53,6 +52,8 @@ class Reporter(Protocol):
     def stage(self, message: str) -> None: ...
 
     def epoch(self, epoch: int, cap: int, loss: float, val_loss: float) -> None: ...
+
+    def rows(self, label: str, rows: int, fraction: float) -> None: ...
 
 
 class Silent:
@@ -64,13 +65,8 @@ class Silent:
     def epoch(self, epoch: int, cap: int, loss: float, val_loss: float) -> None:
         pass
 
-
-def _split_off(x: dict[str, np.ndarray], y: np.ndarray, share: float
-               ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """The last `share` of the (shuffled) training rows, apart: `(x_fit, y_fit, x_cal, y_cal)`."""
-    cut = len(y) - max(1, round(len(y) * share))
-    return ({k: v[:cut] for k, v in x.items()}, y[:cut],
-            {k: v[cut:] for k, v in x.items()}, y[cut:])
+    def rows(self, label: str, rows: int, fraction: float) -> None:
+        pass
 
 
 def train(data: str | Path | None = None, target: str | None = None,
@@ -81,7 +77,7 @@ def train(data: str | Path | None = None, target: str | None = None,
           transform: str = "auto", epochs: int = DEFAULT_EPOCHS,
           learning_rate: float | None = None, batch_size: int | None = None, seed: int = 0,
           sep: str | None = None, target_range: tuple[float, float] | None = None,
-          quantize: str = "none", replace: bool = False,
+          quantize: str = "none", replace: bool = False, sample_rows: int = SAMPLE_ROWS,
           reporter: Reporter | None = None) -> Bundle:
     """Train a model on a table and write its bundle (Keras, SavedModel, TF.js) to `out`.
 
@@ -92,6 +88,11 @@ def train(data: str | Path | None = None, target: str | None = None,
     interval of coverage `interval`, 0 for none); a target of labels is classification
     (`task` forces either). `categorical` and `text` force a column's kind; a text keeps
     at most `max_words` words.
+
+    A table of more than `sample_rows` training rows is read in passes, in memory that
+    does not grow with its rows (dataset.py): a uniform sample of that many rows decides
+    what needs rows at hand, while a linear regression's fit and the test metrics use
+    every row.
 
     `out` defaults to `models/<name of the data file>`. A bundle already there is
     replaced when it was trained on a file of the same name for the same target (a
@@ -120,6 +121,8 @@ def train(data: str | Path | None = None, target: str | None = None,
         raise UsageError("--target-range must be LOW,HIGH with LOW < HIGH")
     if max_words < 1:
         raise UsageError("--max-words must be at least 1")
+    if sample_rows < 100:
+        raise UsageError("--sample-rows must be at least 100")
     if not 0 <= interval < 1:
         raise UsageError(f"--interval {interval:g} is not a coverage between 0 and 1",
                          hint="for example --interval 0.9, or --interval 0 for none")
@@ -130,21 +133,28 @@ def train(data: str | Path | None = None, target: str | None = None,
         progress.stage(line)
 
     progress.stage(f"Reading {data}")
+    on_rows = getattr(progress, "rows", None)  # a reporter written before passes had rows
     dataset = load_dataset(data, target, features, key, sep, seed, target_range, categorical,
-                           task, text)
+                           task, text, sample_rows, on_rows=on_rows)
     choice = choose_columns(dataset, categorical, transform, text, max_words)
     columns = choice.columns
     dataset = dataset.with_features([c.name for c in columns])
-    as_type = object if dataset.task == "classification" else np.float64
-    y_train = dataset.train[dataset.target].to_numpy(dtype=as_type)
-    y_test = dataset.test[dataset.target].to_numpy(dtype=as_type)
-    head = choose_head(dataset.task, dataset.target, y_train, dataset.labels, target_range,
-                       interval)
-    x_train = graph_inputs(columns, dataset.train)
-    x_test = graph_inputs(columns, dataset.test)
+    head = choose_head(dataset.task, dataset.target, dataset.target_stats, dataset.labels,
+                       target_range, interval)
     calibrated = isinstance(head, RegressionHead) and head.interval > 0
-    if calibrated:
-        x_train, y_train, x_cal, y_cal = _split_off(x_train, y_train, CALIBRATION_SPLIT)
+    fitted = dataset.train[~dataset.calibration] if calibrated else dataset.train
+    calibration = dataset.train[dataset.calibration]
+    x_train, y_train = _inputs(columns, fitted, dataset)
+    x_test, y_test = _inputs(columns, dataset.test, dataset)
+    if not dataset.whole:
+        progress.stage(f"{dataset.rows_used:,} rows: kinds, vocabularies and epochs from a "
+                       f"uniform sample of {len(dataset.train):,} training rows; exact fits "
+                       "and test metrics from every row")
+
+    def every_fitted_row() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        side = "fit" if calibrated else "train"
+        for frame in dataset.stream(side, on_rows):
+            yield _inputs(columns, frame, dataset)
 
     progress.stage("Loading TensorFlow")
     from mlbridge._tf import quiet_tensorflow
@@ -157,15 +167,22 @@ def train(data: str | Path | None = None, target: str | None = None,
     from mlbridge.export.tfjs import write_tfjs
     from mlbridge.serving import serving_values
 
-    progress.stage(f"Training {config.kind} {dataset.task} model on {len(y_train):,} rows")
-    trained = model_stage.fit(columns, x_train, y_train, head, config, on_epoch=progress.epoch)
+    progress.stage(f"Training {config.kind} {dataset.task} model on {len(y_train):,} rows"
+                   if dataset.whole else f"Training {config.kind} {dataset.task} model")
+    trained = model_stage.fit(columns, x_train, y_train, head, config, on_epoch=progress.epoch,
+                              every_row=None if dataset.whole else every_fitted_row)
     serving = model_stage.serving_model(trained.training, head)
     if calibrated:
+        x_cal, y_cal = _inputs(columns, calibration, dataset)
         head.calibrate(y_cal, serving_values(serving, columns, x_cal)[:, 0])
         serving = model_stage.serving_model(trained.training, head)
-    outputs = serving_values(serving, columns, x_test)
+    progress.stage("Scoring the test split" if dataset.whole else
+                   f"Scoring all {dataset.rows_test:,} test rows")
+    test_rows = ([(x_test, y_test)] if dataset.whole else
+                 (_inputs(columns, frame, dataset)
+                  for frame in dataset.stream("test", on_rows)))
     metrics = evaluate_model(head, columns, EncodedSplits(columns, x_train, x_test, y_train,
-                                                          y_test), outputs)
+                                                          y_test), serving, test_rows)
     sample = dataset.test.sample(min(len(dataset.test), TEST_SAMPLE_ROWS), random_state=seed)
     resolved = trained.config
     metadata = {
@@ -177,12 +194,22 @@ def train(data: str | Path | None = None, target: str | None = None,
             "source": dataset.source.location, "sha256": dataset.source.sha256,
             "bytes": dataset.source.size_bytes, "sep": dataset.source.sep,
             "rows_read": dataset.rows_read, "rows_used": dataset.rows_used,
-            "rows_dropped": dataset.dropped, "rows_train": len(dataset.train),
-            "rows_fit": len(y_train), "rows_calibration": len(y_cal) if calibrated else 0,
-            "rows_test": len(y_test), "split_seed": seed, "left_out": choice.left_out,
+            "rows_dropped": dataset.dropped, "rows_train": dataset.rows_train,
+            "rows_fit": (trained.fit or {}).get("rows", len(y_train)),
+            "rows_calibration": len(calibration) if calibrated else 0,
+            "rows_test": dataset.rows_test, "split_seed": seed, "left_out": choice.left_out,
+            "split": "by a 64-bit hash of each row (of its key, when there is one), salted "
+                     "by the seed: test when its last four digits are below 2,000",
+            **({} if dataset.whole else {"sample": {
+                "rows_train": len(dataset.train), "rows_test": len(dataset.test),
+                "how": "the rows of lowest hash draw: uniform, without replacement",
+                "used_for": "column kinds and vocabularies, epochs, calibration, baselines' "
+                            "fits, the report's plots",
+                "quantile_rank_error": round(1 / (2 * len(dataset.train) ** 0.5), 6)}}),
             "test_sample": {"file": "test.csv", "rows": len(sample), "of": len(y_test),
                             "how": f"uniform sample without replacement, seed {seed}, at "
                                    f"most {TEST_SAMPLE_ROWS:,} rows"},
+            "target": dataset.target_stats,
         },
         "inputs": [column.to_json() for column in columns],
         # The table's other columns: a record passed whole may carry them (inputs.py).
@@ -226,19 +253,41 @@ def train(data: str | Path | None = None, target: str | None = None,
     ])
 
 
-def evaluate_model(head: Head, columns: list[Column], encoded: EncodedSplits,
-                   outputs: np.ndarray) -> dict:
-    """Test metrics beside the head's baselines, errors by category value, and for
-    classification the confusion matrix and the reliability (calibration) table."""
-    y_test = encoded.y_test
-    errors = head.row_errors(y_test, outputs)
-    metrics = {"rows": len(y_test), "test": head.metrics(y_test, outputs),
-               "baselines": head.baselines(encoded),
+def _inputs(columns: list[Column], frame: Any, dataset: Dataset
+            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A frame of cleaned rows as the graph's raw inputs and the target's values."""
+    as_type = object if dataset.task == "classification" else np.float64
+    return graph_inputs(columns, frame), frame[dataset.target].to_numpy(dtype=as_type)
+
+
+def evaluate_model(head: Head, columns: list[Column], encoded: EncodedSplits, serving: Any,
+                   test_rows: Iterable[tuple[dict[str, np.ndarray], np.ndarray]]) -> dict:
+    """Test metrics beside the head's baselines (fitted on `encoded`'s training rows),
+    errors by category value, and for classification the confusion matrix and the
+    reliability table: every one a sum over batches of test rows, so the whole test
+    split is scored in one pass at any size."""
+    from mlbridge.serving import serving_values
+
+    baselines = head.baselines(encoded)
+    score = head.new_score()
+    scores = {name: head.new_score() for name in baselines}
+    by_value = {c.name: ErrorsByValue() for c in columns if isinstance(c, CategoricalColumn)}
+    for x, y in test_rows:
+        outputs = serving_values(serving, columns, x)
+        head.add_score(score, y, outputs)
+        errors = head.row_errors(y, outputs)
+        for column in columns:
+            if column.name in by_value:
+                by_value[column.name].add(column.labels(x[column.input]), errors)
+        start = 0
+        for block in encoded_blocks(columns, x):
+            for name, baseline in baselines.items():
+                head.add_score(scores[name], y[start:start + len(block)], baseline(block))
+            start += len(block)
+    metrics = {"rows": score.n, "test": score.result(),
+               "baselines": {name: found.result() for name, found in scores.items()},
                "by_value_measure": head.error_name,
-               "by_value": {c.name: errors_by_value(c.labels(encoded.x_test[c.input]), errors)
-                            for c in columns if isinstance(c, CategoricalColumn)}}
+               "by_value": {name: found.result() for name, found in by_value.items()}}
     if isinstance(head, ClassificationHead):
-        classes = head.training_target(y_test).astype(int)
-        metrics.update(confusion=confusion(classes, outputs),
-                       reliability=reliability(classes, outputs))
+        metrics.update(confusion=score.confusion(), reliability=score.reliability())
     return metrics

@@ -50,6 +50,9 @@ _MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bz2"}
 _PARQUET_MAGIC = b"PAR1"
 #: Rows per streamed batch: bounded memory, few enough calls for Python not to matter.
 BATCH_ROWS = 262144
+#: A text table up to this size is parsed whole (pandas: one batch); a bigger one is
+#: streamed in batches (pyarrow).
+WHOLE_BYTES = 64 << 20
 
 
 def _compression(head: bytes) -> str | None:
@@ -106,6 +109,7 @@ class Table:
         self.sep = sep
         self.parts = parquet_parts(location)
         self._raw: bytes | None = None
+        self._stored: bytes | None = None
         self.codec: str | None = None  # a text table's compression, once opened
 
     @property
@@ -113,12 +117,38 @@ class Table:
         return self.location.startswith(("http://", "https://"))
 
     @property
+    def stored(self) -> bytes:
+        """A text table's bytes as stored (downloaded or read once, whole)."""
+        if self._stored is None:
+            self._stored = read_source(self.location)[0]
+        return self._stored
+
+    @property
     def raw(self) -> bytes:
         """A text table's bytes, decompressed (read once, whole: for `read`)."""
         if self._raw is None:
-            raw, where = read_source(self.location)
-            self._raw = _decompress(raw, where)
+            self._raw = _decompress(self.stored, self.location)
         return self._raw
+
+    def _small(self) -> bool:
+        """A text table parsed whole by pandas (one batch, as it always was read): a
+        download, or a file under WHOLE_BYTES (a quarter of that compressed)."""
+        if self._remote:
+            return True
+        path = local_file(self.location)
+        with path.open("rb") as handle:
+            packed = _compression(handle.read(4)) is not None
+        return path.stat().st_size <= WHOLE_BYTES // (4 if packed else 1)
+
+    def source(self) -> Source:
+        """Where the table came from: location, sha256 and size as stored, delimiter."""
+        if self.parts is not None:
+            return Source(self.location, parts_digest(self.parts),
+                          sum(p.stat().st_size for p in self.parts), "parquet")
+        size = len(self.stored) if self._remote else local_file(self.location).stat().st_size
+        if self.sep is None:
+            self.header()
+        return Source(self.location, self.fingerprint(), size, self.sep or ",")
 
     def _stream(self) -> tuple[Any, Any]:
         """A text table's decompressed bytes as a stream, and the file under it (whose
@@ -178,13 +208,17 @@ class Table:
         if self.parts is not None:
             return parts_digest(self.parts)
         if self._remote:
-            return hashlib.sha256(read_source(self.location)[0]).hexdigest()
+            return hashlib.sha256(self.stored).hexdigest()
         return parts_digest([local_file(self.location)])
 
-    def batches(self, rows: int = BATCH_ROWS) -> Iterator[tuple[pd.DataFrame, float]]:
+    def batches(self, rows: int | None = None) -> Iterator[tuple[pd.DataFrame, float]]:
         """The table in batches of about `rows` rows, every cell as text, each with how
         far through the table it ends (0 to 1): memory bounded by the batch, whatever the
         table's size."""
+        rows = rows or BATCH_ROWS
+        if self.parts is None and self._small():
+            yield parse_table(self.raw, self.location, self.sep)[0], 1.0
+            return
         if self.parts is None:
             yield from self._text_batches(rows)
             return

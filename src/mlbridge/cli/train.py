@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlbridge.cli.common import Debug, Quiet, Reporter, app, out, run
+from mlbridge.dataset import SAMPLE_ROWS
 from mlbridge.errors import UsageError
 from mlbridge.heads import DEFAULT_INTERVAL
 from mlbridge.kinds.text import MAX_WORDS
@@ -123,6 +124,10 @@ def train(
         "bundled data: 0,100; otherwise the training range.", show_default=False)] = None,
     quantize: Annotated[str, typer.Option(
         help="none, float16 or uint8: quantize the TF.js weights.")] = "none",
+    sample_rows: Annotated[int, typer.Option(
+        help="Training rows held in memory; a bigger table is read in passes, a uniform "
+        "sample of this many deciding kinds and epochs, every row the linear fit and the "
+        "test metrics.")] = SAMPLE_ROWS,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -140,7 +145,8 @@ def train(
                 model=model, task=task, interval=interval, transform=transform, epochs=epochs,
                 learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                 sep=_parse_sep(sep), target_range=_parse_range(target_range),
-                quantize=quantize, replace=replace, reporter=reporter)
+                quantize=quantize, replace=replace, sample_rows=sample_rows,
+                reporter=reporter)
         finally:
             reporter.close()
 
@@ -165,6 +171,9 @@ def print_summary(bundle: Any, quiet: bool) -> None:
     out.print(f"[bold]Data[/]  {data['rows_read']:,} rows read, {data['rows_used']:,} used "
               f"({data['rows_train']:,} train / {data['rows_test']:,} test), "
               f"{sum(dropped.values()):,} dropped")
+    if "sample" in data:
+        out.print(f"  a uniform sample of {data['sample']['rows_train']:,} training rows "
+                  "decided the kinds and trained what needs epochs")
     for reason, count in dropped.items():
         out.print(f"  {count:>8,}  {reason}")
     used, total = len(meta["inputs"]), len(meta["inputs"]) + len(data["left_out"])
