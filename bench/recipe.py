@@ -89,12 +89,12 @@ def accuracy(runs: dict) -> str:
     log("accuracy: every model on the reference recipe's own split")
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from mlbridge.dataset import Moments
     from mlbridge.evaluate import least_squares, regression_metrics
     from mlbridge.features import EncodedSplits, encode, graph_inputs
     from mlbridge.heads import RegressionHead
     from mlbridge.kinds import NumericColumn
     from mlbridge.model import TrainingConfig, fit, serving_model
+    from mlbridge.passes import Moments
     from mlbridge.serving import serving_values
 
     frame = pd.read_csv(ARTISTS, dtype=str)[["twitter_followers", "popularity"]]

@@ -92,11 +92,11 @@ def vocabulary_cap(sizes: Sizes) -> str:
 def embedding(sizes: Sizes) -> str:
     """dnn with one-hot categories (mlbridge) vs an 8-wide Embedding, same table."""
     from mlbridge._tf import quiet_tensorflow
-    from mlbridge.dataset import Moments
     from mlbridge.evaluate import regression_metrics
     from mlbridge.heads import RegressionHead
     from mlbridge.kinds import CategoricalColumn, NumericColumn
     from mlbridge.model import TrainingConfig, fit, serving_model
+    from mlbridge.passes import Moments
     from mlbridge.serving import serving_values, tensors
 
     _, keras = quiet_tensorflow()

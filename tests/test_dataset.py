@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from conftest import ARTISTS, write_csv
 
-from mlbridge.dataset import clean, load_dataset
-from mlbridge.sampling import split
+from mlbridge.cleaning import clean
+from mlbridge.dataset import load_dataset
 from mlbridge.errors import DataError, UsageError
 from mlbridge.reading import detect_sep, read_table
+from mlbridge.sampling import split
 
 
 def test_bundled_data_reads_whole_and_clean():

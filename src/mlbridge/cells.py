@@ -28,20 +28,18 @@ def parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Turn strings into float64, telling missing cells apart from non-numeric ones.
 
     Returns `(values, missing, not_numeric)`; values are NaN wherever either mask is set.
-    numpy's own conversion is tried first (ten times faster than `pd.to_numeric` on a
-    million strings); a column with a word in it takes the slower, forgiving path.
+    The cells that match NUMBER are converted by numpy (ten times faster than
+    `pd.to_numeric` on a million strings), the others are NaN without a try.
     """
     stripped = column.astype(str).str.strip()
     missing = stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
+    number = stripped.str.fullmatch(NUMBER.pattern[1:-1]).to_numpy(dtype=bool) & ~missing
     text = stripped.to_numpy(dtype=object)
-    text[missing] = "nan"
-    try:
-        values = text.astype(np.float64)
-    except ValueError:
-        values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
-    not_numeric = (~np.isfinite(values) | ~stripped.str.fullmatch(NUMBER.pattern[1:-1])
-                   .to_numpy(dtype=bool)) & ~missing
-    return np.where(not_numeric | missing, np.nan, values), missing, not_numeric
+    text[~number] = "nan"  # only what matches NUMBER is parsed: numpy reads all of those
+    values = text.astype(np.float64)
+    not_numeric = (~number | ~np.isfinite(values)) & ~missing  # "1e999" is no number
+    values[not_numeric | missing] = np.nan
+    return values, missing, not_numeric
 
 
 def clean_text(column: pd.Series) -> pd.Series:

@@ -16,26 +16,19 @@ for what must see every row (a linear model's exact fit, the test metrics).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlbridge.cells import clean_text, parse_numbers
+from mlbridge.cleaning import check_labels, label_order
 from mlbridge.errors import DataError, UsageError
-from mlbridge.reading import Source, Table, open_table, require_columns
-from mlbridge.sampling import BottomK, Sides
+from mlbridge.passes import OnRows, Spill, first_pass
+from mlbridge.reading import Source, open_table, require_columns
 
-#: A column is numeric when at least this share of its present values are numbers; the
-#: few others ("unknown", "n.a.", typos) count as unusable. Used for features and target.
-NUMERIC_SHARE = 0.95
 TASKS = ("regression", "classification")
-#: A target with more distinct labels than this looks like an id or a name, not a class.
-MAX_CLASSES = 50
 #: Fewer usable rows than this cannot give a meaningful 80/20 split.
 MIN_ROWS = 10
 #: Training rows held in memory. A table with more is sampled (uniformly, by row hash)
@@ -44,8 +37,6 @@ MIN_ROWS = 10
 #: exact fit and the test metrics pass over every row. Chosen by measuring how a dnn's
 #: quality saturates with rows (`make bench`, the scale section).
 SAMPLE_ROWS = 1_000_000
-#: What a pass over the table reports: its name, rows so far, how far through (0 to 1).
-OnRows = Callable[[str, int, float], None]
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,7 @@ class Dataset:
     rows_train: int = 0
     rows_test: int = 0
     target_stats: dict = field(default_factory=dict)
-    reread: Callable[[], Iterator[tuple[pd.DataFrame, Sides, float]]] | None = None
+    spill: Spill | None = None  # every cleaned row, when the samples do not hold them all
 
     @property
     def rows_used(self) -> int:
@@ -98,22 +89,24 @@ class Dataset:
     def stream(self, side: str, on_rows: OnRows | None = None) -> Iterator[pd.DataFrame]:
         """Every row of one side, in batches: "test", "train", or "fit" (the training
         rows without the calibration ones). From memory when the table is held whole;
-        else read, cleaned and split again, batch by batch, in bounded memory."""
+        else from the spill the first pass wrote, in bounded memory."""
         columns = [*([self.key] if self.key else []), *self.features, self.target]
-        if self.whole or self.reread is None:
+        if self.whole or self.spill is None:
             rows = self.test if side == "test" else (
                 self.train[~self.calibration] if side == "fit" else self.train)
             yield rows[columns]
             return
         done = 0
-        for cleaned, sides, fraction in self.reread():
-            keep = sides.test if side == "test" else ~sides.test & (
-                ~sides.calibration if side == "fit" else True)
-            done += int(keep.sum())
+        for frame, fraction in self.spill.read(side):
+            done += len(frame)
             if on_rows is not None:
                 on_rows(f"Reading the {side} rows again", done, fraction)
-            if keep.any():
-                yield cleaned[keep][columns]
+            yield frame[columns]
+
+    def close(self) -> None:
+        """Remove the spill, if any (it is removed when the dataset is forgotten, too)."""
+        if self.spill is not None:
+            self.spill.close()
 
     def check_enough_rows(self) -> None:
         """Fail when too few rows are left, with the hint of the reason that took most."""
@@ -126,94 +119,6 @@ class Dataset:
                 f"(need at least {MIN_ROWS}; dropped: {reasons})",
                 hint=self.hints.get(main, "pass a table with more rows"),
             )
-
-
-#: What to do about each reason a row is dropped, said when too few rows are left.
-HINTS = {
-    "missing": "the --target column is empty in those rows; pick another --target",
-    "not a number": "check that the --target column holds numbers, or pass --task "
-                    "classification if it holds labels",
-    "outside": "widen --target-range, or leave it out to use the data's own range",
-    "exact duplicate row": "the file repeats the same rows; check how it was exported",
-}
-
-
-def choose_task(column: pd.Series, task: str | None) -> str:
-    """Regression for a target of numbers (95% of present values), else classification."""
-    if task is not None:
-        return task
-    _, missing, not_numeric = parse_numbers(column)
-    present = max(int((~missing).sum()), 1)
-    return "regression" if not_numeric.sum() <= (1 - NUMERIC_SHARE) * present else \
-        "classification"
-
-
-def label_order(labels: pd.Series) -> list[str]:
-    """The distinct labels in a fixed order: numerically when all are numbers, else sorted."""
-    distinct = sorted(set(labels.tolist()))
-    numbers, _, not_numeric = parse_numbers(pd.Series(distinct, dtype=object))
-    if not not_numeric.any():
-        return [label for _, label in sorted(zip(numbers.tolist(), distinct, strict=True))]
-    return distinct
-
-
-def check_labels(labels: list[str], target: str) -> None:
-    if len(labels) < 2:
-        only = f" ('{labels[0]}')" if labels else ""
-        raise DataError(f"target '{target}' has one class only{only}: there is nothing to "
-                        "choose between", hint="pick a --target with at least two labels")
-    if len(labels) > MAX_CLASSES:
-        raise DataError(f"target '{target}' has {len(labels):,} different labels: that looks "
-                        f"like an id or a name, not a class (at most {MAX_CLASSES})",
-                        hint="pass --task regression if it holds numbers, or pick another "
-                        "--target")
-
-
-def clean(frame: pd.DataFrame, target: str, features: list[str], key: str | None,
-          target_range: tuple[float, float] | None = None, task: str = "regression"
-          ) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
-    """Keep rows with a usable target; count every drop by reason, with a hint for each.
-
-    A regression target must be a number (within `target_range`, if given); a
-    classification target is the cell's text, and must be present. A missing or
-    unparsable FEATURE value does not drop the row: the model imputes it (inside its
-    graph), so the browser can leave a field blank too. Exact duplicate rows (every
-    column equal) are dropped: they would count twice in training and could sit on both
-    sides of the split. Rows that merely share a key are kept, since they are different
-    records (see the README on repeated keys).
-    """
-    keep = np.ones(len(frame), dtype=bool)
-    dropped: dict[str, int] = {}
-    hints: dict[str, str] = {}
-
-    def drop(mask: np.ndarray, reason: str, hint: str) -> None:
-        nonlocal keep
-        hit = mask & keep
-        if hit.any():
-            dropped[reason] = dropped.get(reason, 0) + int(hit.sum())
-            hints[reason] = hint
-            keep &= ~hit
-
-    if task == "classification":
-        y = clean_text(frame[target]).to_numpy(dtype=object)
-        drop(y == "", f"missing {target}", HINTS["missing"])
-    else:
-        y, missing, not_numeric = parse_numbers(frame[target])
-        drop(missing, f"missing {target}", HINTS["missing"])
-        drop(not_numeric, f"{target} not a number", HINTS["not a number"])
-        if target_range is not None:
-            low, high = target_range
-            with np.errstate(invalid="ignore"):
-                drop((y < low) | (y > high), f"{target} outside [{low:g}, {high:g}]",
-                     HINTS["outside"])
-    drop(frame.duplicated(keep="first").to_numpy(), "exact duplicate row",
-         HINTS["exact duplicate row"])
-
-    columns = {name: clean_text(frame[name]).to_numpy()[keep] for name in features}
-    columns[target] = y[keep]
-    if key is not None:
-        columns = {key: frame[key].to_numpy()[keep], **columns}
-    return pd.DataFrame(columns, index=np.flatnonzero(keep)), dropped, hints
 
 
 def check_options(target: str | None, features: list[str] | None, key: str | None,
@@ -275,8 +180,8 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
         raise DataError(f"{where} has no column besides the target"
                         + (" and the key" if key else ""),
                         hint="a model needs at least one input column")
-    passed = _first_pass(table, target, features, key, seed, target_range, task,
-                         sample_rows, on_rows)
+    passed = first_pass(table, target, features, key, seed, target_range, task, sample_rows,
+                        on_rows)
     labels = None
     if passed.task == "classification":
         labels = label_order(pd.Series(list(passed.labels), dtype=object))
@@ -284,7 +189,7 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
     test = passed.test.frame if passed.test.frame is not None else passed.empty
     train = passed.train.frame if passed.train.frame is not None else passed.empty
     calibration = passed.train.flags
-    if len(test) == 0 and len(train) > 1 and passed.rows_train == len(train):
+    if len(test) == 0 and len(train) > 1 and passed.spill is None:
         # a handful of rows, all hashed to one side: the last drawn is the test row
         test, train, calibration = train.iloc[-1:], train.iloc[:-1], calibration[:-1]
         passed.rows_train, passed.rows_test = len(train), 1
@@ -295,123 +200,6 @@ def load_dataset(location: str | Path, target: str | None, features: list[str] |
                       dropped=passed.dropped, hints=passed.hints, features_given=given,
                       task=passed.task, labels=labels, header=columns,
                       calibration=calibration, rows_train=passed.rows_train,
-                      rows_test=passed.rows_test, target_stats=stats,
-                      reread=lambda: ((b.cleaned, b.sides, b.fraction) for b in _cleaned(
-                          table.batches(), target, features, key, seed, target_range,
-                          passed.task)))
+                      rows_test=passed.rows_test, target_stats=stats, spill=passed.spill)
     dataset.check_enough_rows()
     return dataset
-
-
-@dataclass
-class _Batch:
-    """One batch of the table, cleaned and split; row numbers count from the table's start."""
-
-    cleaned: pd.DataFrame
-    sides: Sides
-    rows: int  # rows read, before cleaning
-    dropped: dict[str, int]
-    hints: dict[str, str]
-    fraction: float  # how far through the table it ends
-
-
-def _cleaned(batches: Iterator[tuple[pd.DataFrame, float]], target: str, features: list[str],
-             key: str | None, seed: int, target_range: tuple[float, float] | None, task: str
-             ) -> Iterator[_Batch]:
-    start = 0
-    for batch, fraction in batches:
-        cleaned, dropped, hints = clean(batch, target, features, key, target_range, task)
-        cleaned.index += start
-        start += len(batch)
-        yield _Batch(cleaned, Sides(cleaned, seed, key), len(batch), dropped, hints, fraction)
-
-
-class Moments:
-    """Count, mean, spread, smallest and largest of numbers that come in batches
-    (summed about the first value, so the spread keeps its precision)."""
-
-    def __init__(self) -> None:
-        self.n, self.sum, self.sum2, self.shift = 0, 0.0, 0.0, None
-        self.low, self.high = np.inf, -np.inf
-
-    def add(self, values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=np.float64)
-        if not len(values):
-            return
-        self.shift = float(values[0]) if self.shift is None else self.shift
-        about = values - self.shift
-        self.n += len(values)
-        self.sum += float(about.sum())
-        self.sum2 += float(about @ about)
-        self.low, self.high = min(self.low, values.min()), max(self.high, values.max())
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> dict:
-        """The statistics of numbers at hand (`result` of one batch)."""
-        moments = cls()
-        moments.add(values)
-        return moments.result()
-
-    def result(self) -> dict:
-        n = max(self.n, 1)
-        mean = self.sum / n
-        return {"rows": self.n, "mean": (self.shift or 0.0) + mean,
-                "std": float(np.sqrt(max(self.sum2 / n - mean * mean, 0.0))),
-                "min": float(self.low), "max": float(self.high)}
-
-
-@dataclass
-class _Passed:
-    """What the first pass keeps: counts, the target's statistics, the two samples."""
-
-    train: BottomK
-    test: BottomK
-    empty: pd.DataFrame
-    source: Source
-    task: str
-    rows_read: int = 0
-    rows_train: int = 0
-    rows_test: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    hints: dict[str, str] = field(default_factory=dict)
-    labels: Counter = field(default_factory=Counter)
-    train_labels: Counter = field(default_factory=Counter)
-    moments: Moments = field(default_factory=Moments)
-
-
-def _first_pass(table: Table, target: str, features: list[str], key: str | None, seed: int,
-                target_range: tuple[float, float] | None, task: str | None,
-                sample_rows: int, on_rows: OnRows | None) -> _Passed:
-    """One pass over the table: clean and split every batch, count, keep the samples."""
-    batches = table.batches()
-    first = next(batches, None)
-    if first is None:
-        raise DataError(f"{table.location} has no rows", hint="pass a table with rows")
-    task = choose_task(first[0][target], task)  # the first batch decides, as the table did
-    if task == "classification" and target_range is not None:
-        raise UsageError(f"--target-range does not apply: '{target}' holds labels, not "
-                         "numbers", hint="leave --target-range out, or pass --task regression")
-    passed = _Passed(BottomK(sample_rows), BottomK(max(1, sample_rows // 4)),
-                     clean(first[0].iloc[:0], target, features, key)[0], table.source(), task)
-    for batch in _cleaned(chain([first], batches), target, features, key, seed, target_range,
-                          task):
-        passed.rows_read += batch.rows
-        for reason, count in batch.dropped.items():
-            passed.dropped[reason] = passed.dropped.get(reason, 0) + count
-        passed.hints.update(batch.hints)
-        cleaned, sides = batch.cleaned, batch.sides
-        train = ~sides.test
-        passed.rows_train += int(train.sum())
-        passed.rows_test += int(sides.test.sum())
-        y = cleaned[target].to_numpy()
-        if task == "classification":
-            passed.labels.update(y.tolist())
-            passed.train_labels.update(y[train].tolist())
-        else:
-            passed.moments.add(y[train])
-        passed.train.offer(cleaned[train], sides.draw[train], sides.calibration[train])
-        passed.test.offer(cleaned[sides.test], sides.draw[sides.test],
-                          sides.calibration[sides.test])
-        if on_rows is not None:
-            on_rows("Reading", passed.rows_read, batch.fraction)
-    return passed

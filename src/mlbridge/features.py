@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from mlbridge.cells import parse_numbers
-from mlbridge.dataset import NUMERIC_SHARE, Dataset
+from mlbridge.cleaning import NUMERIC_SHARE
+from mlbridge.dataset import Dataset
 from mlbridge.errors import DataError
 from mlbridge.kinds import (
     MAX_WORDS,

@@ -49,10 +49,15 @@ class Sums:
         return cls(np.zeros((width + 1, width + 1)), np.zeros(width + 1))
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
-        design = np.hstack([np.asarray(x, np.float64), np.ones((len(x), 1))])
-        y = np.asarray(y, np.float64)
-        self.xtx += design.T @ design
-        self.xty += design.T @ y
+        """Add rows: X's products in blocks, the column of ones by its sums (no copy)."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        column_sums = x.sum(axis=0)
+        self.xtx[:-1, :-1] += x.T @ x
+        self.xtx[:-1, -1] += column_sums
+        self.xtx[-1, :-1] += column_sums
+        self.xtx[-1, -1] += len(y)
+        self.xty[:-1] += x.T @ y
+        self.xty[-1] += y.sum()
         self.yty += float(y @ y)
         self.n += len(y)
 
@@ -77,18 +82,25 @@ class Fit:
     held_out: dict[float, float] = field(default_factory=dict)
 
 
-def sums_by_fold(blocks: Iterable[tuple[np.ndarray, np.ndarray]], width: int) -> list[Sums]:
-    """One pass over `(x, y)` chunks: the sums of each fold (row i in fold i mod FOLDS)."""
-    folds = [Sums.zeros(width) for _ in range(FOLDS)]
+def sums_by_fold(blocks: Iterable[tuple[np.ndarray, np.ndarray]], width: int,
+                 folds: int = FOLDS) -> list[Sums]:
+    """One pass over `(x, y)` chunks: the sums of each fold (row i in fold i mod `folds`;
+    one fold when no penalty is to be chosen)."""
+    if folds == 1:
+        total = Sums.zeros(width)
+        for x, y in blocks:
+            total.add(x, y)
+        return [total]
+    found = [Sums.zeros(width) for _ in range(folds)]
     start = 0
     for x, y in blocks:
-        which = np.arange(start, start + len(y)) % FOLDS
-        for k, fold in enumerate(folds):
+        which = np.arange(start, start + len(y)) % folds
+        for k, fold in enumerate(found):
             rows = which == k
             if rows.any():
                 fold.add(x[rows], y[rows])
         start += len(y)
-    return folds
+    return found
 
 
 def solve(sums: Sums, penalty: np.ndarray | None = None) -> np.ndarray:

@@ -243,7 +243,7 @@ def fit_exactly(training: keras.Model, columns: list[Column], x_train: dict[str,
     optimum on every training row (those of `every_row`, else `x_train`'s), in one
     pass, a text's words with the ridge penalty held-out error prefers; no epochs."""
     from mlbridge.features import encoded_blocks
-    from mlbridge.linear import fit, sums_by_fold
+    from mlbridge.linear import FOLDS, fit, sums_by_fold
 
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for x, y in every_row() if every_row is not None else [(x_train, y_train)]:
@@ -255,7 +255,7 @@ def fit_exactly(training: keras.Model, columns: list[Column], x_train: dict[str,
 
     width = sum(c.width for c in columns)
     penalized = np.concatenate([np.full(c.width, c.kind == "text") for c in columns])
-    folds = sums_by_fold(blocks(), width)
+    folds = sums_by_fold(blocks(), width, FOLDS if penalized.any() else 1)
     rows = sum(fold.n for fold in folds)
     solved = fit(folds, penalized)
     dense = first_dense(training)

@@ -183,6 +183,7 @@ def train(data: str | Path | None = None, target: str | None = None,
                   for frame in dataset.stream("test", on_rows)))
     metrics = evaluate_model(head, columns, EncodedSplits(columns, x_train, x_test, y_train,
                                                           y_test), serving, test_rows)
+    dataset.close()  # the spill of a big table: no pass needs it any more
     sample = dataset.test.sample(min(len(dataset.test), TEST_SAMPLE_ROWS), random_state=seed)
     resolved = trained.config
     metadata = {

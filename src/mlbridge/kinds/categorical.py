@@ -64,9 +64,13 @@ class CategoricalColumn(Column):
 
     def slots(self, values: np.ndarray) -> np.ndarray:
         """The one-hot slot of each value: 0 unseen, 1 missing, 2.. the vocabulary."""
-        index = {v: i + 2 for i, v in enumerate(self.vocabulary)}
-        return np.array([index.get(v, self.MISSING_SLOT if v == "" else self.OOV_SLOT)
-                         for v in map(str, values)], dtype=np.int64)
+        text = np.asarray(values, dtype=object)
+        if not all(isinstance(v, str) for v in text):
+            text = np.array([str(v) for v in text], dtype=object)
+        found = pd.Index(self.vocabulary, dtype=object).get_indexer(text)
+        missing = text == ""
+        return np.where(found >= 0, found + 2,
+                        np.where(missing, self.MISSING_SLOT, self.OOV_SLOT)).astype(np.int64)
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         return np.eye(self.width)[self.slots(values)]
