@@ -13,8 +13,9 @@ from conftest import ARTISTS, write_csv
 from mlbridge.cleaning import clean
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import DataError, UsageError
-from mlbridge.reading import detect_sep, read_table
+from mlbridge.reading import detect_sep
 from mlbridge.sampling import split
+from mlbridge.tables import read_table
 
 
 def test_bundled_data_reads_whole_and_clean():
@@ -63,15 +64,15 @@ def test_cleaning_drops_only_for_the_target_and_counts_every_drop(tmp_path):
 
 
 def test_every_header_error_comes_before_the_file_is_parsed(tmp_path, monkeypatch):
-    import mlbridge.reading as reading
+    import mlbridge.tables as tables
 
     path = write_csv(tmp_path / "t.csv", "a,b,c\n" + "1,2,3\n" * 50)
 
     def never(*args, **kwargs):
         raise AssertionError("the whole file was parsed")
 
-    monkeypatch.setattr(reading, "parse_table", never)
-    monkeypatch.setattr(reading.Table, "read", never)
+    monkeypatch.setattr(tables, "parse_table", never)
+    monkeypatch.setattr(tables.Table, "read", never)
     for target, features, key, categorical, message in [
             (None, None, None, None, "no target given; the columns of .* are: a, b, c"),
             ("z", None, None, None, "column 'z' not found"),

@@ -18,7 +18,7 @@ from conftest import ARTISTS, PENGUINS, run_cli
 
 from mlbridge.dataset import load_dataset
 from mlbridge.errors import DataError
-from mlbridge.reading import open_table
+from mlbridge.tables import open_table
 
 
 @pytest.fixture(scope="module")

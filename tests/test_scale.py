@@ -14,7 +14,7 @@ import pytest
 from conftest import ARTISTS, CARS, PENGUINS
 from sklearn.metrics import f1_score, log_loss, roc_auc_score
 
-import mlbridge.reading as reading
+import mlbridge.tables as tables
 from mlbridge import train
 from mlbridge.dataset import load_dataset
 from mlbridge.evaluate import ClassificationScore, RegressionScore, regression_metrics
@@ -40,7 +40,7 @@ def test_a_table_read_in_batches_is_split_as_it_is_read_whole(tmp_path, monkeypa
     pq.write_table(pa.Table.from_pandas(pd.read_csv(CARS), preserve_index=False),
                    tmp_path / "cars.parquet")
     whole = load_dataset(tmp_path / "cars.parquet", "Miles_per_Gallon", None, "Name")
-    monkeypatch.setattr(reading, "BATCH_ROWS", 64)  # seven batches instead of one
+    monkeypatch.setattr(tables, "BATCH_ROWS", 64)  # seven batches instead of one
     batched = load_dataset(tmp_path / "cars.parquet", "Miles_per_Gallon", None, "Name")
     assert batched.test.index.equals(whole.test.index)
     assert batched.train.index.equals(whole.train.index)

@@ -26,7 +26,8 @@ import pandas as pd
 from mlbridge.cleaning import check_labels, label_order
 from mlbridge.errors import DataError, UsageError
 from mlbridge.passes import OnRows, Spill, first_pass
-from mlbridge.reading import Source, open_table, require_columns
+from mlbridge.reading import Source, require_columns
+from mlbridge.tables import open_table
 
 TASKS = ("regression", "classification")
 #: Fewer usable rows than this cannot give a meaningful 80/20 split.

@@ -23,8 +23,9 @@ import pandas as pd
 
 from mlbridge.cleaning import choose_task, clean
 from mlbridge.errors import DataError, UsageError
-from mlbridge.reading import BATCH_ROWS, Source, Table
+from mlbridge.reading import Source
 from mlbridge.sampling import BottomK, Sides
+from mlbridge.tables import BATCH_ROWS, Table
 
 #: What a pass over the table reports: its name, rows so far, how far through (0 to 1).
 OnRows = Callable[[str, int, float], None]

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from mlbridge.errors import DataError
-from mlbridge.reading import open_table, require_columns
+from mlbridge.reading import require_columns
+from mlbridge.tables import open_table
 
 MAX_KEY_LENGTH = 200
 MAX_LIMIT = 50

@@ -92,7 +92,7 @@ def _predict_file(bundle: Any, data: str, out_file: Path | None, quiet: bool) ->
     import pyarrow.csv as csv_writer
 
     from mlbridge.cli.common import Reporter
-    from mlbridge.reading import open_table
+    from mlbridge.tables import open_table
 
     if out_file is not None and str(out_file) != "-" and out_file.is_dir():
         raise UsageError(f"--out {out_file} is a directory", hint="pass a file path")
