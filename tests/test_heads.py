@@ -31,7 +31,7 @@ def test_the_hash_split_cuts_each_class_about_80_20():
         assert set(split["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
     shares = data.test["species"].value_counts(normalize=True)
     overall = pd.concat([data.train, data.test])["species"].value_counts(normalize=True)
-    assert (shares - overall).abs().max() < 0.05  # by chance, not stratified
+    assert (shares - overall).abs().max() < 0.1  # by chance (75 rows): not stratified
 
 
 def test_bad_targets_are_refused(tmp_path):
