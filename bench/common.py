@@ -34,18 +34,23 @@ class Sizes:
     tables: int  # how many of each section's real tables to train on
     site_lookups: int  # keys looked up through the static site, each from an empty cache
     slim_env: bool  # build the converter-only environment (else mlbridge's own stands in)
+    scale_rows: tuple[int, ...]  # the big tables' sizes (section 14)
+    sample_rows: int  # training rows held when training on them
+    curve_rows: tuple[int, ...]  # training rows of each dnn of the quality curve
 
 
 FULL = Sizes(repeats=3, large_rows=1_000_000, browser_repeats=5, single_predictions=200,
              single_min_ms=500,
              batch_rows=10_000, lookups=1000, load_seconds=10, load_connections=32,
              cap_rows=40_000, embedding_epochs=200, tables=3, site_lookups=10,
-             slim_env=True)
+             slim_env=True, scale_rows=(10_000_000, 100_000_000), sample_rows=1_000_000,
+             curve_rows=(10_000, 100_000, 1_000_000, 10_000_000))
 QUICK = Sizes(repeats=1, large_rows=5_000, browser_repeats=1, single_predictions=5,
               single_min_ms=20,
               batch_rows=100, lookups=50, load_seconds=1, load_connections=4,
               cap_rows=2_000, embedding_epochs=3, tables=1, site_lookups=1,
-              slim_env=False)
+              slim_env=False, scale_rows=(20_000,), sample_rows=5_000,
+              curve_rows=(1_000, 5_000, 20_000))
 
 
 def log(message: str) -> None:

@@ -82,7 +82,44 @@ def end_to_end(sizes: Sizes, work: Path) -> tuple[str, dict]:
     text += (f"\nOf the recipe's training script, {import_s:.1f} s is importing TensorFlow "
              "and pandas; the work itself (2 epochs, evaluate, export) takes "
              f"{statistics.median(r['work_seconds'] for r in ref_runs):.1f} s.\n")
+    stages = _stages(work)
+    own = sum(seconds for stage, seconds in stages if stage != "Loading TensorFlow")
+    text += ("\n`train`'s stages on the bundled data (one process, `train()` with a reporter "
+             "that times each stage line; the last stage is the exports):\n\n"
+             + table(["stage", "seconds"], [[stage, f"{seconds:.2f}"]
+                                             for stage, seconds in stages]) + "\n\n"
+             + "- Goal: `train`'s own work beyond importing TensorFlow at most 1.5 s. "
+             + goal(own <= 1.5, f"{own:.2f} s." + ("" if own <= 1.5 else
+                    f" The exports take {stages[-1][1]:.2f} s of it: three converters "
+                    "(SavedModel, TF.js, LiteRT) each trace the graph again.")) + "\n")
     return text, {"raw": ref_runs[0], "log2": log2, "mlbridge": ours_runs[0]}
+
+
+_TIME_STAGES = """
+import json, sys, time
+from mlbridge import train
+
+class Stages:
+    def __init__(self):
+        self.times = []
+    def stage(self, message):
+        words = message.split()
+        label = " ".join(words[:2]) if words[0] == "Loading" else words[0]
+        self.times.append([label, time.perf_counter()])
+    def epoch(self, *args):
+        pass
+
+said = Stages()
+train(out=sys.argv[1], replace=True, reporter=said)
+said.times.append(["end", time.perf_counter()])
+print(json.dumps([[a[0], b[1] - a[1]] for a, b in zip(said.times, said.times[1:])]))
+"""
+
+
+def _stages(work: Path) -> list[tuple[str, float]]:
+    """Seconds of each stage `train()` reports, on the bundled data, in a fresh process."""
+    _, _, out = timed([str(BIN / "python"), "-c", _TIME_STAGES, str(work / "stages")])
+    return [(stage, seconds) for stage, seconds in json.loads(out.strip().splitlines()[-1])]
 
 
 def accuracy(runs: dict) -> str:

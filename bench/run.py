@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from big import big_tables
 from browser import browser
 from common import FULL, QUICK, ROOT, log, machine
 from heads import heads
@@ -63,6 +64,7 @@ def main() -> None:
                                          work)))
         sections.append(("13. Text: a column of words, and a vocabulary's size",
                          text_section(sizes, work)))
+        sections.append(("14. Tables of any size", big_tables(sizes, work)))
     minutes = (time.perf_counter() - started) / 60
     body = "\n".join(f"## {title}\n\n{text}" for title, text in sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)

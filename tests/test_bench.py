@@ -20,7 +20,8 @@ def test_quick_benchmark_writes_every_section(tmp_path):
                     "9. The install, and models you bring", "10. A static site, no server",
                     "11. Runtimes: TF.js, LiteRT.js and predict.mjs, on every model",
                     "12. Predicting without TensorFlow",
-                    "13. Text: a column of words, and a vocabulary's size"):
+                    "13. Text: a column of words, and a vocabulary's size",
+                    "14. Tables of any size"):
         assert f"## {section}" in text
     assert "HistGradientBoostingRegressor" in text and "TF.js, webgl" in text
     assert "requests per second" in text and "not measured" not in text
@@ -30,4 +31,5 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert "Left out of mlbridge's environment: jax, jaxlib, flax" in text
     assert "litert-wasm" in text and "`mlbridge predict --data`" in text
     assert "CountVectorizer" in text and "50,000" in text
-    assert text.count("**met**") + text.count("**missed**") == 23  # every goal is judged
+    assert "`train` linear, .csv.gz" in text and "training rows | test MSE" in text
+    assert text.count("**met**") + text.count("**missed**") == 28  # every goal is judged
