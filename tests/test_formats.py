@@ -108,3 +108,22 @@ def test_broken_inputs_say_what_is_wrong(tmp_path, formats):
         load_dataset(str(tmp_path / "nothing-*.parquet"), "body_mass_g", None)
     with pytest.raises(DataError, match="column 'mass' not found"):
         load_dataset(formats["parts"], "mass", None)
+
+
+def test_lookups_are_built_from_parquet_parts_in_batches(artists_bundle, tmp_path, monkeypatch):
+    import mlbridge.tables as tables
+    from mlbridge.records import build_store
+
+    frame = pd.read_csv(ARTISTS, dtype=str, keep_default_na=False)
+    (tmp_path / "parts").mkdir()
+    for i, start in enumerate(range(0, len(frame), 700)):
+        pq.write_table(pa.Table.from_pandas(frame.iloc[start:start + 700],
+                                            preserve_index=False),
+                       tmp_path / "parts" / f"part-{i}.parquet")
+    monkeypatch.setattr(tables, "BATCH_ROWS", 256)  # many batches into one database
+    store = build_store(tmp_path / "parts", "handle", artists_bundle.metadata["inputs"],
+                        tmp_path / "records.sqlite")
+    assert store.count() == frame["handle"].str.strip().str.lower().nunique()  # first of a key
+    row = frame.iloc[1500]
+    found = store.get(row["handle"])["features"]
+    assert found["twitter_followers"] == float(row["twitter_followers"])

@@ -16,6 +16,7 @@ import math
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,8 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
     `inputs` are the bundle's input specs: a numeric feature is stored as REAL, a
     categorical one as TEXT, each NULL where missing, read exactly as training read them.
     Freshness is checked on the raw bytes before any parsing, so restarting a server on a
-    large unchanged file costs a hash, not a parse. The file is written beside its final
+    large unchanged file costs a hash, not a parse; the table is read in batches, so a
+    table of any size is stored in bounded memory. The file is written beside its final
     name and renamed into place, so a server stopped halfway leaves no half-built file.
     """
     from mlbridge.kinds import Column
@@ -93,22 +95,23 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
     built_from = _fingerprint(table.fingerprint(), key, inputs)
     if path.exists() and _built_from(path) == built_from:
         return RecordStore(path, features, reused=True)
-    frame, source = table.read()
-    columns = list(frame.columns)
-    require_columns(columns, [key], "--key", source.location)
-    require_columns(columns, features, "the bundle's features", source.location)
-    keys = frame[key].astype(str).str.strip().to_numpy()
-    usable = (keys != "") & np.array([len(k) <= MAX_KEY_LENGTH for k in keys])
-    if not usable.any():
-        raise DataError(f"no row of {source.location} has a key",
-                        hint=f"check the --key column ('{key}')")
-    values = []
-    for spec in inputs:
-        column = Column.from_json(spec)
-        parsed = column.values(frame[spec["name"]])[usable]
-        values.append([None if (math.isnan(v) if column.kind == "numeric" else v == "")
-                       else v for v in parsed.tolist()])
-    rows = zip(keys[usable].tolist(), *values, strict=True)
+    columns = table.header()
+    require_columns(columns, [key], "--key", table.location)
+    require_columns(columns, features, "the bundle's features", table.location)
+    kinds = [Column.from_json(spec) for spec in inputs]
+
+    def rows() -> Iterator[tuple]:
+        """Every usable row, batch by batch: memory bounded whatever the table's size."""
+        for frame, _ in table.batches():
+            keys = frame[key].astype(str).str.strip().to_numpy(dtype=object)
+            usable = (keys != "") & np.array([len(k) <= MAX_KEY_LENGTH for k in keys])
+            values = []
+            for column in kinds:
+                parsed = column.values(frame[column.name])[usable]
+                values.append([None if (math.isnan(v) if column.kind == "numeric" else v == "")
+                               else v for v in parsed.tolist()])
+            yield from zip(keys[usable].tolist(), *values, strict=True)
+
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     types = ", ".join(f"f{i} {'REAL' if spec['kind'] == 'numeric' else 'TEXT'}"
@@ -119,11 +122,16 @@ def build_store(data: str | Path, key: str, inputs: list[dict], path: Path,
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute(f"CREATE TABLE records (key TEXT PRIMARY KEY COLLATE NOCASE, {types})")
         conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
-        conn.executemany(f"INSERT OR IGNORE INTO records VALUES ({marks})", rows)
+        conn.executemany(f"INSERT OR IGNORE INTO records VALUES ({marks})", rows())
+        (stored,) = conn.execute("SELECT COUNT(*) FROM records").fetchone()
         conn.executemany("INSERT INTO meta VALUES (?, ?)",
                          [("built_from", built_from), ("schema", _SCHEMA_VERSION),
-                          ("source", source.location)])
+                          ("source", table.location)])
     conn.close()
+    if not stored:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"no row of {table.location} has a key",
+                        hint=f"check the --key column ('{key}')")
     partial.replace(path)
     return RecordStore(path, features)
 
