@@ -17,9 +17,9 @@ multi-hot, float32 `[batch, words]`, like any other number.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from typing import Any, ClassVar
 
 import numpy as np
@@ -65,18 +65,22 @@ class TextColumn(Column):
     def fit(cls, name: str, input_name: str, train: pd.Series,
             max_words: int = MAX_WORDS) -> TextColumn:
         text = cls.text(train)
-        counts: Counter[str] = Counter()
-        lengths = []
-        for value in text:
-            found = words(value)
-            lengths.append(len(found))
-            counts.update(set(found))
+        # Each distinct text is split once (a category-like column repeats a few texts
+        # a million times), its words counted once per row that has it.
+        repeats = text.value_counts(sort=False)
+        split = [words(value) for value in repeats.index.tolist()]
+        found = [set(row) for row in split]
+        rows_with = np.repeat(repeats.to_numpy(), [len(row) for row in found])
+        counts = pd.Series(rows_with, index=list(chain.from_iterable(found)),
+                           dtype=np.int64).groupby(level=0).sum()
         # A word in every row says nothing (as "name" in "name 1", "name 2", ...).
-        kept = sorted((w for w, n in counts.items() if MIN_ROWS <= n < len(text)),
-                      key=lambda w: (-counts[w], w))[:max_words]
+        useful = counts[(counts >= MIN_ROWS) & (counts < len(text))]
+        kept = sorted(useful.index, key=lambda w: (-useful[w], w))[:max_words]
+        lengths = np.array([len(row) for row in split])
         present = text[text != ""]
         return cls(name, input_name, vocabulary=kept, distinct_in_training=len(counts),
-                   words_per_row=float(np.mean(lengths)) if lengths else 0.0,
+                   words_per_row=float(lengths @ repeats.to_numpy() / len(text))
+                   if len(text) else 0.0,
                    missing_in_training=int((text == "").sum()),
                    long=bool(len(present) and present.str.len().mean() > 60))
 
