@@ -121,7 +121,7 @@ class Spill:
         path = self.folder / f"{'test' if side == 'test' else 'train'}.parquet"
         if not path.exists():
             return
-        rows = pq.ParquetFile(path)
+        rows = pq.ParquetFile(path, pre_buffer=False)  # see tables.py: bounded memory
         total, done = max(rows.metadata.num_rows, 1), 0
         for batch in rows.iter_batches(batch_size=BATCH_ROWS):
             frame = batch.to_pandas()
