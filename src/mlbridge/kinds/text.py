@@ -75,7 +75,8 @@ class TextColumn(Column):
                            dtype=np.int64).groupby(level=0).sum()
         # A word in every row says nothing (as "name" in "name 1", "name 2", ...).
         useful = counts[(counts >= MIN_ROWS) & (counts < len(text))]
-        kept = sorted(useful.index, key=lambda w: (-useful[w], w))[:max_words]
+        kept = [w for w, _ in sorted(useful.items(), key=lambda wn: (-wn[1], wn[0]))][
+            :max_words]  # the most frequent first; ties by the word
         lengths = np.array([len(row) for row in split])
         present = text[text != ""]
         return cls(name, input_name, vocabulary=kept, distinct_in_training=len(counts),
